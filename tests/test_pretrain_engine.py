@@ -123,8 +123,19 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(video_dir: Path, t
 def test_bf16_autocast_runs_on_cpu(video_dir: Path, tmp_path: Path) -> None:
     trainer = _trainer(video_dir, tmp_path / "run", extra=["steps=2", "precision=bf16"])
     assert trainer.autocast_dtype == torch.bfloat16
+    blocks = [m for m in trainer.method.modules() if hasattr(m, "fused_attn")]
+    assert trainer.attention == "math" and blocks and not any(m.fused_attn for m in blocks)  # attention=auto
     result = trainer.fit()
     assert torch.isfinite(torch.tensor(result.last_loss))
+
+
+def test_attention_setting_is_applied(video_dir: Path, tmp_path: Path) -> None:
+    trainer = _trainer(video_dir, tmp_path / "run", extra=["steps=1", "precision=bf16", "attention=sdpa"])
+    assert trainer.attention == "sdpa"
+    assert all(m.fused_attn for m in trainer.method.modules() if hasattr(m, "fused_attn"))
+    assert _trainer(video_dir, tmp_path / "fp32", extra=["steps=1"]).attention == "sdpa"
+    with pytest.raises(ConfigError, match="attention"):
+        _trainer(video_dir, tmp_path / "bad", extra=["attention=flash"])
 
 
 def test_config_errors_are_clear() -> None:

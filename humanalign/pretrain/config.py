@@ -70,6 +70,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: Literal["auto", "bf16", "fp32"] = "auto"
+    attention: Literal["auto", "sdpa", "math"] = "auto"
     distributed: Literal["ddp", "fsdp"] = "ddp"
     log_every: int = 10
     ckpt_every: int = 100

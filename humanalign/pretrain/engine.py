@@ -10,8 +10,9 @@ What it guarantees:
 - **Failure behaviour.** A non-finite loss stops the run with :class:`NonFiniteLossError` before the
   optimizer step, so the newest checkpoint is the last good one. Unreadable videos are skipped,
   counted and listed in ``RUN/skipped.txt`` and the log.
-- **One device story.** CPU or CUDA, bf16 autocast (also on CPU when asked), SDPA attention (timm),
-  DDP (or FSDP) under ``torchrun``.
+- **One device story.** CPU or CUDA, bf16 autocast (also on CPU when asked), SDPA attention (timm;
+  ``attention=auto`` switches to explicit matrix products for CPU bf16 training, where they are faster,
+  see :mod:`humanalign.models.attention`), DDP (or FSDP) under ``torchrun``.
 
 A *method* is an ``nn.Module`` whose ``forward(batch, generator)`` returns a dict with ``"loss"``; it
 names the weights prefix of its evaluation encoder in ``eval_prefix`` and may define
@@ -47,6 +48,7 @@ from humanalign.io.checkpoints import (
     load_train_state,
     save_checkpoint,
 )
+from humanalign.models.attention import resolve_attention, set_attention
 from humanalign.pretrain.config import TrainConfig
 from humanalign.pretrain.distributed import DistInfo, all_gather_lists, all_reduce_mean
 
@@ -169,6 +171,8 @@ class Trainer:
         self.start_step = 0
         self.skipped: dict[str, None] = dict.fromkeys(skipped or [])  # ordered set of "path: reason"
         self.autocast_dtype = self._autocast_dtype()
+        self.attention = resolve_attention(cfg.attention, self.device, self.autocast_dtype)
+        set_attention(self.method, self.attention)
         checkpoint = self._load_weights_for_resume() if resume else None
         self.model = self._wrap(self.method)  # FSDP replaces parameters: build the optimizer after this
         self.optimizer = self._make_optimizer()
