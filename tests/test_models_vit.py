@@ -47,14 +47,16 @@ def test_cls_and_sincos_and_resolution_change() -> None:
         sep.encode(torch.randn(1, 3, 4, 32, 32), pool="cls")
 
 
-def test_visible_patch_embedding_matches_conv() -> None:
-    model = MODELS.build("vit_test_video")
-    x = torch.randn(2, 3, 4, 32, 32)
+@pytest.mark.parametrize("order", ["ctpp", "tppc"])
+@pytest.mark.parametrize("video", [True, False])
+def test_visible_patch_embedding_matches_conv(order: str, video: bool) -> None:
+    model = MODELS.build("vit_test_video" if video else "vit_test_image")
+    x = torch.randn(2, 3, 4, 32, 32) if video else torch.randn(2, 3, 32, 32)
     full, grid = model.embed(x)
-    patches = patchify(x, 8, 2, order="ctpp")
-    pick = torch.tensor([[0, 5, 31], [2, 3, 4]])
+    patches = patchify(x, 8, 2 if video else 1, order=order)
+    pick = torch.tensor([[0, 5, 15], [2, 3, 4]])
     some = torch.gather(patches, 1, pick.unsqueeze(-1).expand(-1, -1, patches.shape[-1]))
-    part = model.embed_patches(some, pick, grid)
+    part = model.embed_patches(some, pick, grid, order=order)
     expect = torch.gather(full, 1, pick.unsqueeze(-1).expand(-1, -1, 64))
     assert torch.allclose(part, expect, atol=1e-5)
 

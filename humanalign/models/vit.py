@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 from torch import nn
 
+from humanalign.models.patches import Order
 from humanalign.models.posembed import separable_table, sincos_table
 
 __all__ = ["EncoderConfig", "ViTEncoder", "IMAGENET_MEAN", "IMAGENET_STD"]
@@ -225,21 +226,27 @@ class ViTEncoder(nn.Module):
         return tokens + self.pos_embed(grid), grid
 
     def embed_patches(self, patches: torch.Tensor, positions: torch.Tensor,
-                      grid: tuple[int, int, int]) -> torch.Tensor:
+                      grid: tuple[int, int, int], order: Order = "ctpp") -> torch.Tensor:
         """Embed only chosen patches (e.g. the visible ones in MAE), skipping the rest.
 
         Args:
-            patches: ``[B, n, C * t * p * p]`` pixel patches in (channel, time, row, column) order, as
-                produced by :func:`humanalign.models.patches.patchify` with ``order="ctpp"``.
+            patches: ``[B, n, C * t * p * p]`` pixel patches as produced by
+                :func:`humanalign.models.patches.patchify` with the same ``order``.
             positions: ``[B, n]`` token indices of those patches in the full grid.
             grid: The full token grid ``(T', H', W')``.
+            order: Layout inside a patch row: ``"ctpp"`` (the Conv kernel's own layout) or ``"tppc"`` (the
+                MAE reconstruction target's, so one patchify serves both; the kernel is permuted instead).
 
         Returns:
             ``[B, n, D]`` tokens with their position embeddings, equal to the matching rows of
             :meth:`embed` (up to float rounding).
         """
-        weight = self.patch_embed.weight.flatten(1)  # [D, C*t*p*p]
-        tokens = F.linear(patches, weight, self.patch_embed.bias)
+        weight = self.patch_embed.weight  # [D, C, t, p, p] (video) or [D, C, p, p] (image)
+        if order == "tppc":
+            weight = (weight if weight.dim() == 5 else weight.unsqueeze(2)).permute(0, 2, 3, 4, 1)
+        elif order != "ctpp":
+            raise ValueError(f"unknown patch order {order!r}")
+        tokens = F.linear(patches, weight.flatten(1), self.patch_embed.bias)  # [B, n, D]
         pos = self.pos_embed(grid).expand(patches.shape[0], -1, -1)
         pos = torch.gather(pos, 1, positions.unsqueeze(-1).expand(-1, -1, pos.shape[-1]))
         return tokens + pos

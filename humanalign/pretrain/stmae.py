@@ -6,8 +6,10 @@ shared mask token at every hidden position and predicts the hidden patches' pixe
 mean squared error on hidden patches, each patch's target normalised by its own mean and variance
 (``norm_pix_loss``).
 
-Speed choices (benchmarked in ``bench/train_step.py``): only visible patches are embedded (a gather
-and a matrix product instead of a Conv3d over the full clip), and the decoder can decode a random
+Speed choices (benchmarked in ``bench/train_step.py``): the clip is cut into patches once, for both
+the encoder and the target; only visible patches are embedded (a gather and a matrix product with the
+permuted Conv3d kernel instead of a Conv3d over the full clip); the target normalisation is one fused
+``layer_norm``; and the decoder can decode a random
 fraction of the hidden tokens (``decode_fraction`` < 1, the VideoMAE-V2 "dual masking" option).
 """
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 from torch import nn
 
@@ -48,13 +51,18 @@ def masked_patch_loss(pred: torch.Tensor, target: torch.Tensor, norm_pix: bool) 
     Args:
         pred: ``[B, n, P]`` predicted pixels of the decoded hidden patches.
         target: ``[B, n, P]`` their true pixels.
-        norm_pix: Normalise each target patch by its own mean and (unbiased) variance first.
+        norm_pix: Normalise each target patch by its own mean and (unbiased) variance first, as MAE does:
+            ``(x - mean) / sqrt(var + 1e-6)``.
     """
+    target = target.float()
     if norm_pix:
-        mean = target.mean(dim=-1, keepdim=True)
-        var = target.var(dim=-1, keepdim=True)
-        target = (target - mean) / (var + 1e-6).sqrt()
-    return (pred.float() - target.float()).pow(2).mean()
+        # One fused layer_norm pass instead of mean, var, subtract and divide: layer_norm divides by the
+        # biased variance v_b = v * (P - 1) / P, so (x - m) / sqrt(v + eps) equals
+        # layer_norm(x, eps * (P - 1) / P) * sqrt((P - 1) / P).
+        p = target.shape[-1]
+        shrink = (p - 1) / p
+        target = F.layer_norm(target, (p,), eps=1e-6 * shrink) * shrink**0.5
+    return F.mse_loss(pred.float(), target)
 
 
 class MaskedAutoencoder(nn.Module):
@@ -120,12 +128,19 @@ class MaskedAutoencoder(nn.Module):
             return tube_mask(batch, self.grid, self.cfg.mask_ratio, generator, device)
         return random_mask(batch, n, self.cfg.mask_ratio, generator, device)
 
-    def encode_visible(self, x: torch.Tensor, mask: Mask) -> torch.Tensor:
-        """Encoder on visible tokens only: ``x`` ``[B,C,T,H,W]`` or ``[B,C,H,W]`` -> ``[B, n_keep, D]``."""
+    def encode_visible(self, patches: torch.Tensor, mask: Mask) -> torch.Tensor:
+        """Encoder on visible tokens only.
+
+        Args:
+            patches: ``[B, N, t*p*p*C]`` every patch of the input, from ``patchify`` (``"tppc"`` order).
+            mask: This step's mask; its ``keep`` rows are encoded.
+
+        Returns:
+            ``[B, n_keep, D]`` encoded visible tokens (final norm applied, no CLS).
+        """
         enc = self.encoder
-        patches = patchify(x, enc.patch_size, enc.tubelet_size, order="ctpp")  # [B, N, C*t*p*p]
         visible = torch.gather(patches, 1, mask.keep.unsqueeze(-1).expand(-1, -1, patches.shape[-1]))
-        tokens = enc.embed_patches(visible, mask.keep, self.grid)  # [B, n_keep, D]
+        tokens = enc.embed_patches(visible, mask.keep, self.grid, order="tppc")  # [B, n_keep, D]
         latent = enc.run_blocks(enc.add_prefix(tokens))
         return latent[:, enc.num_prefix_tokens:]
 
@@ -143,7 +158,8 @@ class MaskedAutoencoder(nn.Module):
             raise ValueError(f"{'video' if self.encoder.is_video else 'image'} MAE got input of shape {tuple(x.shape)}")
         b = x.shape[0]
         mask = self.sample_mask(b, generator, x.device)
-        latent = self.encode_visible(x, mask)  # [B, n_keep, D]
+        patches = patchify(x, self.encoder.patch_size, self.encoder.tubelet_size)  # [B, N, t*p*p*C], once
+        latent = self.encode_visible(patches, mask)  # [B, n_keep, D]
         hidden = mask.hidden  # [B, n_mask]
         if self.cfg.decode_fraction < 1.0:
             n_dec = max(1, int(hidden.shape[1] * self.cfg.decode_fraction))
@@ -157,7 +173,6 @@ class MaskedAutoencoder(nn.Module):
         for block in self.decoder_blocks:
             tokens = block(tokens)
         pred = self.decoder_pred(self.decoder_norm(tokens[:, vis.shape[1]:]))  # [B, n_dec, t*p*p*C]
-        target = patchify(x, self.encoder.patch_size, self.encoder.tubelet_size, order="tppc")
-        target = torch.gather(target, 1, hidden.unsqueeze(-1).expand(-1, -1, target.shape[-1]))
+        target = torch.gather(patches, 1, hidden.unsqueeze(-1).expand(-1, -1, patches.shape[-1]))
         loss = masked_patch_loss(pred, target, self.cfg.norm_pix_loss)
         return {"loss": loss, "mask_ratio": mask.masked.float().mean().detach()}
