@@ -9,10 +9,13 @@ the same steps (before this process builds anything, since a child inherits its 
 
 Rows: ``ours`` (decode every hidden token, the same objective as the peer), ``ours, decode 50 %``
 (VideoMAE-V2 dual masking: decode half of the hidden tokens; reported separately, a different objective),
-the other registered pretraining methods (VITO, V-JEPA) when present, and ``transformers`` (the peer).
-Every row is timed twice: in fp32 and under bf16 autocast (on both sides; what ``precision=bf16`` does
-in the engine and what CUDA runs use by default). The last two lines are the ratios ours / peer in
-clips per second for each precision; peak memory is the fp32 run's.
+the other registered pretraining methods (VITO, V-JEPA) when present, and the peer twice, once per
+attention implementation transformers offers (``sdpa``, its default, and ``eager``); the peer's figure
+is the faster of the two. Every row is timed twice: in fp32 and with the forward under bf16 autocast
+(on both sides; what ``precision=bf16`` does in the engine and what CUDA runs use by default). Our rows
+use the attention kernel the engine picks (``attention=auto``: SDPA in fp32, explicit matrix products
+for CPU bf16). The last two lines are the ratios ours / peer in clips per second for each precision;
+peak memory is the fp32 run's.
 
 Usage: ``python bench/train_step.py [--steps 4] [--rounds 3] [--batch 8]``
 """
@@ -56,10 +59,11 @@ def our_method(name: str, overrides: list[str] = (), compiled: bool = False) -> 
     opt = make_optimizer(module, cfg.optim, torch.device("cpu"))
     gen = torch.Generator().manual_seed(0)
 
-    def step(video: torch.Tensor) -> float:
+    def step(video: torch.Tensor, dtype: torch.dtype | None = None) -> float:
         half = max(1, video.shape[0] // 2)
         batch = {"video": video, "video_a": video[:half], "video_b": video[-half:]}
-        loss = module(batch, gen)["loss"]
+        with autocast(dtype):
+            loss = module(batch, gen)["loss"]
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -74,7 +78,13 @@ def our_stmae(decode_fraction: float = 1.0, compiled: bool = False) -> tuple[tor
     return our_method("egocentric", mae, compiled)
 
 
-def peer_videomae() -> tuple[torch.nn.Module, Callable]:
+def autocast(dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """The forward pass's precision context, as in the engine (backward and optimizer step run outside)."""
+    return torch.autocast("cpu", dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+def peer_videomae(attn_implementation: str = "sdpa") -> tuple[torch.nn.Module, Callable]:
+    """transformers' ``VideoMAEForPreTraining`` at the bench's sizes with the given attention implementation."""
     from transformers import VideoMAEConfig, VideoMAEForPreTraining
 
     config = VideoMAEConfig(
@@ -84,22 +94,20 @@ def peer_videomae() -> tuple[torch.nn.Module, Callable]:
         decoder_hidden_size=DECODER["decoder_dim"], decoder_num_hidden_layers=DECODER["decoder_depth"],
         decoder_num_attention_heads=DECODER["decoder_heads"], decoder_intermediate_size=4 * DECODER["decoder_dim"],
         norm_pix_loss=True, use_mean_pooling=False)
-    try:
-        model = VideoMAEForPreTraining._from_config(config, attn_implementation="sdpa")
-    except (TypeError, ValueError):
-        model = VideoMAEForPreTraining(config)
+    model = VideoMAEForPreTraining._from_config(config, attn_implementation=attn_implementation)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05)
     n = (SIZE["num_frames"] // SIZE["tubelet_size"]) * (SIZE["img_size"] // SIZE["patch_size"]) ** 2
     n_keep = int(n * 0.1 + 1e-9)
     gen = torch.Generator().manual_seed(0)
 
-    def step(video: torch.Tensor) -> float:
+    def step(video: torch.Tensor, dtype: torch.dtype | None = None) -> float:
         b = video.shape[0]
         ranks = torch.argsort(torch.rand(b, n, generator=gen), dim=1)
         mask = torch.ones(b, n, dtype=torch.bool)
         mask.scatter_(1, ranks[:, :n_keep], False)
         pixel_values = video.transpose(1, 2)  # HF layout [B, T, C, H, W]
-        loss = model(pixel_values=pixel_values, bool_masked_pos=mask).loss
+        with autocast(dtype):
+            loss = model(pixel_values=pixel_values, bool_masked_pos=mask).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -112,8 +120,10 @@ BUILDERS: dict[str, Callable[[], tuple[torch.nn.Module, Callable] | None]] = {
     "ours": lambda: our_stmae(1.0),
     "ours, decode 50 %": lambda: our_stmae(0.5),
     "ours, compiled blocks": lambda: our_stmae(1.0, compiled=True),
-    "transformers": peer_videomae,
+    "transformers, sdpa": lambda: peer_videomae("sdpa"),
+    "transformers, eager": lambda: peer_videomae("eager"),
 }
+PEERS = ("transformers, sdpa", "transformers, eager")
 
 
 def _extra_methods() -> list[str]:
@@ -122,13 +132,13 @@ def _extra_methods() -> list[str]:
     return [m for m in PRETRAIN_METHODS.list() if m in ("vito", "vjepa")]
 
 
-def time_steps(step: Callable, video: torch.Tensor, steps: int) -> float:
+def time_steps(step: Callable, video: torch.Tensor, steps: int, dtype: torch.dtype | None) -> float:
     """Seconds per step (median of ``steps`` timed steps after one warm-up)."""
-    step(video)
+    step(video, dtype)
     times = []
     for _ in range(steps):
         tic = time.perf_counter()
-        step(video)
+        step(video, dtype)
         times.append(time.perf_counter() - tic)
     return statistics.median(times)
 
@@ -151,13 +161,15 @@ def _memory_child(name: str, steps: int, batch: int) -> None:
 
 
 def main() -> None:
+    from humanalign.models.attention import resolve_attention, set_attention
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--no-memory", action="store_true")
     args = parser.parse_args()
-    names = ["ours", "transformers", "ours, compiled blocks", "ours, decode 50 %", *_extra_methods()]
+    names = ["ours", *PEERS, "ours, compiled blocks", "ours, decode 50 %", *_extra_methods()]
     # Memory first, while this process is still small: Linux children inherit the parent's max RSS.
     memory = {name: float("nan") if args.no_memory else peak_memory_mb(name, 2, args.batch) for name in names}
     torch.manual_seed(0)
@@ -171,25 +183,27 @@ def main() -> None:
     print(f"CPU threads: {torch.get_num_threads()}, batch {args.batch}, clips 16x112x112, ViT-S/16, mask 0.9, "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
     ratios, compiled = {}, {}
-    for precision in ("fp32", "bf16"):
-        # bf16 = torch.autocast on both sides (what precision=bf16 does in the engine; CUDA runs use it by default)
-        context = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else contextlib.nullcontext
+    for precision, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+        kernel = resolve_attention("auto", "cpu", dtype)  # what the engine's attention=auto picks
+        for name, (module, _) in built.items():
+            if name not in PEERS:
+                set_attention(module, kernel)
         per_round: dict[str, list[float]] = {name: [] for name in built}
         for _ in range(args.rounds):  # alternate so machine load affects every row alike
             for name, (_, step) in built.items():
-                with context():
-                    per_round[name].append(time_steps(step, video, args.steps))
+                per_round[name].append(time_steps(step, video, args.steps, dtype))
         rates = {name: args.batch / statistics.median(ts) for name, ts in per_round.items()}
-        print(f"-- {precision}")
+        print(f"-- {precision} (our attention kernel: {kernel})")
         for name, rate in rates.items():
             params = sum(p.numel() for p in built[name][0].parameters()) / 1e6
             mem = f"peak RSS {memory[name]:8.0f} MB" if precision == "fp32" else ""
             print(f"{name:22s} {rate:7.2f} clips/s   {params:6.1f}M params   {mem}")
-        ratios[precision] = rates["ours"] / rates["transformers"]
-        compiled[precision] = rates["ours, compiled blocks"] / rates["transformers"]
-    for precision in ("fp32", "bf16"):
-        print(f"ratio ours (eager / compiled blocks) / transformers VideoMAEForPreTraining, both {precision}: "
-              f"{ratios[precision]:.2f}x / {compiled[precision]:.2f}x clips/s")
+        peer = max(PEERS, key=rates.__getitem__)
+        ratios[precision] = (rates["ours"] / rates[peer], peer)
+        compiled[precision] = rates["ours, compiled blocks"] / rates[peer]
+    for precision, (ratio, peer) in ratios.items():
+        print(f"ratio ours (eager / compiled blocks) / {peer} VideoMAEForPreTraining (the faster peer), "
+              f"both {precision}: {ratio:.2f}x / {compiled[precision]:.2f}x clips/s")
 
 
 if __name__ == "__main__":
