@@ -134,3 +134,11 @@ def test_bad_clip_input() -> None:
         VIDEO_PERTURBATIONS.get("gaussian_noise")(static_clip(), 1, mode="sometimes")
     with pytest.raises(CorruptionError, match="severity"):
         VIDEO_PERTURBATIONS.get("freeze")(static_clip(), 0)
+
+
+@pytest.mark.parametrize("name", VIDEO_PERTURBATIONS.list())
+def test_low_precision_clips_keep_their_dtype(name: str) -> None:
+    clip = static_clip(1, 4).to(torch.bfloat16)
+    out = VIDEO_PERTURBATIONS.get(name)(clip, 2, generator=gen(0))
+    assert out.dtype == torch.bfloat16 and out.shape == clip.shape
+    assert float(out.float().min()) >= 0.0 and float(out.float().max()) <= 1.0

@@ -117,13 +117,12 @@ Returns:
     Corrupted images ``[B, 3, H, W]`` in [0, 1]."""
 
 
-def per_severity(name: str, table: Sequence[Any],
-                 keep_dtype: bool = True) -> Callable[[CorruptionBody], CorruptionFn]:
+def per_severity(name: str, table: Sequence[Any]) -> Callable[[CorruptionBody], CorruptionFn]:
     """Decorate ``body(x, constants, generator)`` into ``fn(images, severity, generator=None)``.
 
     ``fn`` validates ``images`` (:func:`check_images`) and ``severity`` (errors name ``name``), calls
-    ``body`` with ``pick(table, severity)`` and, if ``keep_dtype``, returns half/bfloat16 inputs
-    in their dtype (:func:`keeps_dtype`). ``fn`` keeps the body's name; its docstring is the body's
+    ``body`` with ``pick(table, severity)`` and returns half/bfloat16 inputs in their dtype
+    (:func:`keeps_dtype`). ``fn`` keeps the body's name; its docstring is the body's
     plus the shared Args/Returns block.
     """
 
@@ -134,7 +133,7 @@ def per_severity(name: str, table: Sequence[Any],
 
         fn.__module__, fn.__name__, fn.__qualname__ = body.__module__, body.__name__, body.__qualname__
         fn.__doc__ = f"{inspect.cleandoc(body.__doc__ or name)}\n\n{_CALL_DOC}"
-        return keeps_dtype(fn) if keep_dtype else fn
+        return keeps_dtype(fn)
 
     return decorate
 

@@ -48,8 +48,7 @@ def rotate_frames(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-# The frame functions return float32 for half/bfloat16 frames (no dtype round trip), as they always have.
-@per_severity("translate", TRANSLATE_PX, keep_dtype=False)
+@per_severity("translate", TRANSLATE_PX)
 def translate_frames(x: torch.Tensor, max_px: int, generator: torch.Generator | None) -> torch.Tensor:
     """Shift frames up-left by random offsets in ``[0, max_px)`` px (zeros fill); ``[N, 3, H, W] -> same``."""
     n, _, h, w = x.shape
@@ -63,13 +62,13 @@ def translate_frames(x: torch.Tensor, max_px: int, generator: torch.Generator | 
     return out.permute(0, 3, 1, 2)
 
 
-@per_severity("static_rotate", STATIC_ROTATION_DEG, keep_dtype=False)
+@per_severity("static_rotate", STATIC_ROTATION_DEG)
 def static_rotate_frames(x: torch.Tensor, deg: float, generator: torch.Generator | None) -> torch.Tensor:
     """Rotate all frames by ``deg`` degrees; ``[N, 3, H, W] -> same``."""
     return rotate_frames(x, torch.full((x.shape[0],), deg, device=x.device))
 
 
-@per_severity("rotate", ROTATION_MAX_DEG, keep_dtype=False)
+@per_severity("rotate", ROTATION_MAX_DEG)
 def varying_rotate_frames(x: torch.Tensor, max_deg: int, generator: torch.Generator | None) -> torch.Tensor:
     """Rotate each frame by a random integer angle in ``[-max_deg, max_deg]`` deg; ``[N, 3, H, W] -> same``."""
     deg = torch.randint(-max_deg, max_deg + 1, (x.shape[0],), generator=generator, device=x.device)

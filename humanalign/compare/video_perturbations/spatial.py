@@ -25,15 +25,14 @@ VIDEO_SHOT_NOISE_PHOTONS = (250.0, 100.0, 50.0, 30.0, 15.0)
 VIDEO_SPECKLE_NOISE_SIGMA = (0.15, 0.2, 0.25, 0.3, 0.35)
 
 
-# Unlike the image corruptions, these two return float32 for half/bfloat16 frames, as they always have.
-@per_severity("shot_noise (video)", VIDEO_SHOT_NOISE_PHOTONS, keep_dtype=False)
+@per_severity("shot_noise (video)", VIDEO_SHOT_NOISE_PHOTONS)
 def video_shot_noise_frames(x: torch.Tensor, photons: float,
                             generator: torch.Generator | None) -> torch.Tensor:
     """Shot noise with the video benchmark's photon counts; ``[N, 3, H, W] -> same``."""
     return noise.add_shot_noise(x, photons, generator)
 
 
-@per_severity("speckle_noise (video)", VIDEO_SPECKLE_NOISE_SIGMA, keep_dtype=False)
+@per_severity("speckle_noise (video)", VIDEO_SPECKLE_NOISE_SIGMA)
 def video_speckle_noise_frames(x: torch.Tensor, sigma: float,
                                generator: torch.Generator | None) -> torch.Tensor:
     """Speckle noise with the video benchmark's sigmas; ``[N, 3, H, W] -> same``."""
