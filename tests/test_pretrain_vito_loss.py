@@ -88,3 +88,16 @@ def test_views_of_an_image_encoder_are_frames_and_loss_is_finite() -> None:
     assert torch.isfinite(out["loss"]) and 0.0 <= out["pair_accuracy"].item() <= 1.0
     with pytest.raises(ValueError, match="temperature"):
         VITO(enc, VITOConfig(temperature=0.0))
+
+
+def test_per_process_losses_over_gathered_keys_average_to_the_global_loss() -> None:
+    g = torch.Generator().manual_seed(0)
+    z_a = F.normalize(torch.randn(6, 8, generator=g), dim=1)
+    z_b = F.normalize(torch.randn(6, 8, generator=g), dim=1)
+    groups = torch.tensor([0, 0, 1, 2, 2, 3])  # video 2 straddles the two "processes"
+    whole = info_nce(z_a, z_b, 0.2, groups)
+    parts = [info_nce(z_a[r * 3:(r + 1) * 3], z_b[r * 3:(r + 1) * 3], 0.2, groups[r * 3:(r + 1) * 3],
+                      keys_a=z_a, keys_b=z_b, key_groups=groups, offset=3 * r) for r in range(2)]
+    assert (0.5 * (parts[0] + parts[1])).item() == pytest.approx(whole.item(), rel=1e-6)
+    local_only = info_nce(z_a[:3], z_b[:3], 0.2, groups[:3])
+    assert local_only.item() != pytest.approx(parts[0].item(), rel=1e-3)  # the gathered rows do count

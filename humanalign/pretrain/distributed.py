@@ -81,3 +81,29 @@ def all_gather_lists(items: list[Any], info: DistInfo) -> list[Any]:
     gathered: list[list[Any]] = [[] for _ in range(info.world_size)]
     dist.all_gather_object(gathered, list(items))
     return [x for part in gathered for x in part]
+
+
+def process_group_active() -> bool:
+    """True inside an initialised ``torch.distributed`` job with more than one process."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def gather_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Every process's ``x`` ``[N, ...]`` concatenated in rank order, with gradients flowing back to each.
+
+    Returns:
+        ``([world * N, ...], rank * N)``: the gathered rows and this process's first row among them
+        (``(x, 0)`` when single-process). Every process must pass the same shape.
+    """
+    if not process_group_active():
+        return x, 0
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(x.contiguous())), dist.get_rank() * x.shape[0]
+
+
+def gather_objects(items: list[Any]) -> list[Any]:
+    """:func:`all_gather_lists` over the default process group (identity when single-process)."""
+    if not process_group_active():
+        return list(items)
+    return all_gather_lists(items, DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size()))

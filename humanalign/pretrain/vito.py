@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from humanalign.models.vit import IMAGENET_MEAN, IMAGENET_STD, EncoderConfig, ViTEncoder
+from humanalign.pretrain.distributed import gather_objects, gather_rows, process_group_active
 from humanalign.pretrain.imagemae import pick_frames
 
 __all__ = ["VITOConfig", "VITO", "AttentionPool", "info_nce", "colour_jitter", "video_groups"]
@@ -39,6 +40,7 @@ class VITOConfig:
     proj_hidden: int = 2048
     proj_dim: int = 256
     temperature: float = 0.1
+    gather_negatives: bool = True
     pair_offset_seconds: tuple[float, float] = (0.0, 2.0)
     exclude_same_video: bool = True
     jitter_prob: float = 0.8
@@ -48,30 +50,47 @@ class VITOConfig:
     grayscale_prob: float = 0.2
 
 
-def info_nce(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float,
-             groups: torch.Tensor | None = None) -> torch.Tensor:
-    """Symmetric InfoNCE: row ``i`` of ``z_a`` should pick row ``i`` of ``z_b`` among all rows, and back.
+def info_nce(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float, groups: torch.Tensor | None = None, *,
+             keys_a: torch.Tensor | None = None, keys_b: torch.Tensor | None = None,
+             key_groups: torch.Tensor | None = None, offset: int = 0) -> torch.Tensor:
+    """Symmetric InfoNCE: row ``i`` of ``z_a`` should pick its partner in ``z_b`` among all rows, and back.
 
     Args:
         z_a: ``[N, E]`` embeddings of the first views (L2-normalised by the caller, or not: this
             function uses them as given).
         z_b: ``[N, E]`` embeddings of the second views.
-        temperature: Softmax temperature ``tau``; logits are ``z_a @ z_b.T / tau``.
+        temperature: Softmax temperature ``tau``; logits are ``z_a @ keys_b.T / tau``.
         groups: Optional ``[N]`` video ids; pairs of *different* rows from the same video are left out
             of the denominators (they are not negatives).
+        keys_a: ``[M, E]`` first views of the whole global batch (every process's ``z_a`` in rank order),
+            the candidates of the b -> a direction; default ``z_a``.
+        keys_b: ``[M, E]`` second views of the whole global batch; default ``z_b``.
+        key_groups: ``[M]`` video ids of the global batch (needed with ``groups`` and gathered keys).
+        offset: Index of ``z_a``'s first row in the global batch (``rank * N``).
 
     Returns:
-        Scalar ``(CE(logits, diag) + CE(logits.T, diag)) / 2``.
+        Scalar ``(CE(a -> b) + CE(b -> a)) / 2``, averaged over this process's rows. The mean of this
+        over processes is the loss of the whole global batch.
     """
     if z_a.shape != z_b.shape or z_a.dim() != 2:
         raise ValueError(f"info_nce needs two [N, E] tensors of one shape, got {tuple(z_a.shape)}, {tuple(z_b.shape)}")
-    logits = z_a.float() @ z_b.float().T / temperature  # [N, N]
-    n = logits.shape[0]
+    keys_a = z_a if keys_a is None else keys_a
+    keys_b = z_b if keys_b is None else keys_b
+    key_groups = groups if key_groups is None else key_groups
+    labels = torch.arange(z_a.shape[0], device=z_a.device) + offset  # each row's partner among the keys
+    return 0.5 * (_one_way_nce(z_a, keys_b, labels, groups, key_groups, temperature)
+                  + _one_way_nce(z_b, keys_a, labels, groups, key_groups, temperature))
+
+
+def _one_way_nce(queries: torch.Tensor, keys: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor | None,
+                 key_groups: torch.Tensor | None, temperature: float) -> torch.Tensor:
+    """Cross-entropy of ``queries [N, E]`` picking ``keys[labels]`` among ``keys [M, E]``."""
+    logits = queries.float() @ keys.float().T / temperature  # [N, M]
     if groups is not None:
-        same = groups.unsqueeze(0) == groups.unsqueeze(1)
-        logits = logits.masked_fill(same & ~torch.eye(n, dtype=torch.bool, device=logits.device), float("-inf"))
-    labels = torch.arange(n, device=logits.device)
-    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+        same = groups.unsqueeze(1) == key_groups.unsqueeze(0)  # [N, M]
+        same[torch.arange(len(labels), device=same.device), labels] = False  # the partner stays
+        logits = logits.masked_fill(same, float("-inf"))
+    return F.cross_entropy(logits, labels)
 
 
 def video_groups(batch: dict[str, Any], rows: int) -> torch.Tensor | None:
@@ -190,14 +209,35 @@ class VITO(nn.Module):
             a, b = pick_frames(a, generator), pick_frames(b, generator)  # [N, C, H, W]
         return colour_jitter(a, generator, self.cfg), colour_jitter(b, generator, self.cfg)
 
+    def contrastive_loss(self, z_a: torch.Tensor, z_b: torch.Tensor, paths: list[str] | None) -> torch.Tensor:
+        """InfoNCE of this process's pairs ``z_a``, ``z_b`` ``[N, E]``, items from video files ``paths``.
+
+        Under ``torch.distributed`` with ``gather_negatives`` (the default), every process's views are
+        gathered (differentiably) and serve as negatives, as in SimCLR-style multi-device training; with
+        DDP's gradient averaging the update is that of the whole global batch's loss.
+        """
+        rows = z_a.shape[0]
+        if self.cfg.gather_negatives and process_group_active():
+            keys_a, offset = gather_rows(z_a)
+            keys_b, _ = gather_rows(z_b)
+            all_paths = gather_objects(list(paths)) if isinstance(paths, list) else None
+            key_groups = video_groups({"path": all_paths}, keys_a.shape[0]) if self.cfg.exclude_same_video else None
+            groups = None
+            if key_groups is not None:
+                key_groups = key_groups.to(z_a.device)
+                groups = key_groups[offset:offset + rows]
+            return info_nce(z_a, z_b, self.cfg.temperature, groups, keys_a=keys_a, keys_b=keys_b,
+                            key_groups=key_groups, offset=offset)
+        groups = video_groups({"path": paths}, rows) if self.cfg.exclude_same_video else None
+        if groups is not None:
+            groups = groups.to(z_a.device)
+        return info_nce(z_a, z_b, self.cfg.temperature, groups)
+
     def forward(self, batch: dict[str, Any], generator: torch.Generator) -> dict[str, torch.Tensor]:
         """One VITO step; returns the loss and the fraction of pairs whose partner is the nearest view."""
         a, b = self.views(batch, generator)
         z_a, z_b = self.embed(torch.cat([a, b])).chunk(2)  # one encoder pass: [N, E] each
-        groups = video_groups(batch, a.shape[0]) if self.cfg.exclude_same_video else None
-        if groups is not None:
-            groups = groups.to(z_a.device)
-        loss = info_nce(z_a, z_b, self.cfg.temperature, groups)
+        loss = self.contrastive_loss(z_a, z_b, batch.get("path"))
         with torch.no_grad():
             hits = (z_a @ z_b.T).argmax(dim=1) == torch.arange(z_a.shape[0], device=z_a.device)
         return {"loss": loss, "pair_accuracy": hits.float().mean()}
