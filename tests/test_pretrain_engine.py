@@ -12,7 +12,7 @@ from humanalign.config import ConfigError
 from humanalign.io.checkpoints import CheckpointError, latest_checkpoint, load_train_state, load_weights
 from humanalign.models import load_model
 from humanalign.pretrain.cli import resolve_config
-from humanalign.pretrain.engine import NonFiniteLossError, StepBatchSampler, Trainer, lr_at
+from humanalign.pretrain.engine import NonFiniteLossError, StepBatchSampler, Trainer, lr_at, weight_decay_at
 from humanalign.registry import PRETRAIN_METHODS
 from tests.videos_helper import write_video_folder
 
@@ -160,6 +160,28 @@ def test_lr_schedule() -> None:
 
     assert lr_at(0, 20, Sched) == 0.25 and lr_at(3, 20, Sched) == 1.0
     assert lr_at(19, 20, Sched) == pytest.approx(0.1 + 0.45 * (1 + torch.cos(torch.tensor(torch.pi * 15 / 16)).item()))
+
+
+def test_weight_decay_schedule() -> None:
+    class Constant:
+        weight_decay, weight_decay_end = 0.05, None
+
+    class Cosine:
+        weight_decay, weight_decay_end = 0.04, 0.4
+
+    assert weight_decay_at(7, 20, Constant) == 0.05
+    assert weight_decay_at(0, 21, Cosine) == pytest.approx(0.04) and weight_decay_at(20, 21, Cosine) == pytest.approx(0.4)
+    assert weight_decay_at(10, 21, Cosine) == pytest.approx(0.22)  # halfway on the cosine
+    for preset in ("tiny", "vitl16", "vith14"):  # the V-JEPA recipe
+        assert resolve_config("vjepa", preset, []).optim.weight_decay_end == 0.4
+
+
+def test_trainer_applies_the_weight_decay_schedule_to_decayed_weights_only(video_dir: Path, tmp_path: Path) -> None:
+    trainer = _trainer(video_dir, tmp_path / "run", extra=["steps=3", "optim.weight_decay=0.1",
+                                                          "optim.weight_decay_end=0.3"])
+    trainer.fit()
+    decay, no_decay = trainer.optimizer.param_groups
+    assert decay["weight_decay"] == pytest.approx(0.3) and no_decay["weight_decay"] == 0.0
 
 
 def test_synthetic_method_trains_with_tube_masks(tmp_path: Path) -> None:

@@ -18,10 +18,15 @@ __all__ = ["OptimConfig", "DataConfig", "TrainConfig"]
 
 @dataclass
 class OptimConfig:
-    """AdamW and its learning-rate schedule."""
+    """AdamW and its learning-rate and weight-decay schedules.
+
+    ``weight_decay_end`` (None: constant) moves the weight decay from ``weight_decay`` at the first step
+    to ``weight_decay_end`` at the last on a cosine (V-JEPA: 0.04 -> 0.4).
+    """
 
     lr: float = 1e-4
     weight_decay: float = 0.05
+    weight_decay_end: float | None = None
     betas: tuple[float, float] = (0.9, 0.95)
     schedule: Literal["constant", "cosine"] = "constant"
     warmup_steps: int = 0

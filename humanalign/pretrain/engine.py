@@ -52,7 +52,7 @@ from humanalign.models.attention import resolve_attention, set_attention
 from humanalign.pretrain.config import TrainConfig
 from humanalign.pretrain.distributed import DistInfo, all_gather_lists, all_reduce_mean
 
-__all__ = ["Trainer", "RunResult", "NonFiniteLossError", "StepBatchSampler", "lr_at", "step_seed",
+__all__ = ["Trainer", "RunResult", "NonFiniteLossError", "StepBatchSampler", "lr_at", "weight_decay_at", "step_seed",
            "make_optimizer", "compile_blocks"]
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,14 @@ def lr_at(step: int, total: int, cfg: Any) -> float:
     span = max(1, total - cfg.warmup_steps)
     progress = min(1.0, (step - cfg.warmup_steps) / span)
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+def weight_decay_at(step: int, total: int, cfg: Any) -> float:
+    """Weight decay of ``step`` (0-based): ``weight_decay``, or a cosine from it to ``weight_decay_end``."""
+    if cfg.weight_decay_end is None:
+        return cfg.weight_decay
+    progress = min(1.0, step / max(1, total - 1))
+    return cfg.weight_decay_end + 0.5 * (cfg.weight_decay - cfg.weight_decay_end) * (1.0 + math.cos(math.pi * progress))
 
 
 class StepBatchSampler(Sampler[list[int]]):
@@ -121,7 +129,8 @@ def make_optimizer(module: nn.Module, optim: Any, device: torch.device) -> torch
             no_decay.append(param)
         else:
             decay.append(param)
-    groups = [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [{"params": decay, "weight_decay": optim.weight_decay, "decay": True},
+              {"params": no_decay, "weight_decay": 0.0, "decay": False}]
     sharded = any(hasattr(p, "full_tensor") for p in decay + no_decay)  # FSDP2 DTensors: multi-tensor kernel
     kernel = {"foreach": True} if sharded else {"fused": True}  # fused AdamW: ~4x faster steps on CPU too
     return torch.optim.AdamW(groups, lr=optim.lr, betas=tuple(optim.betas), **kernel)
@@ -314,8 +323,11 @@ class Trainer:
         clips_since = 0
         for step in range(self.start_step, c.steps):
             lr = lr_at(step, c.steps, c.optim)
+            weight_decay = weight_decay_at(step, c.steps, c.optim)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
+                if group.get("decay"):
+                    group["weight_decay"] = weight_decay
             loss_sum = torch.zeros((), device=self.device)
             for micro in range(c.optim.accum_steps):
                 batch = self._to_device(next(batches))
