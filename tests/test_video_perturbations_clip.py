@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -125,6 +130,27 @@ def test_codecs_roundtrip_and_severity() -> None:
         low, high = fn(clip, 1), fn(clip, 5)
         assert low.shape == clip.shape and torch.equal(low, fn(clip, 1))
         assert float((high - clip).abs().mean()) > float((low - clip).abs().mean())
+
+
+def _codec_digest() -> str:
+    """SHA-256 of both codecs applied to one textured 16 x 224 x 224 clip (big enough for encoder threads)."""
+    import hashlib
+
+    g = torch.Generator().manual_seed(0)
+    clip = torch.nn.functional.avg_pool3d(torch.rand(1, 3, 16, 224, 224, generator=g), 3, 1, 1)
+    digest = hashlib.sha256()
+    for name in ("h264_compression", "mpeg_compression"):
+        digest.update(VIDEO_PERTURBATIONS.get(name)(clip, 3).numpy().tobytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs os.sched_setaffinity (Linux)")
+def test_codec_output_does_not_depend_on_the_core_count() -> None:
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from tests.test_video_perturbations_clip import _codec_digest; print(_codec_digest())")
+    one_core = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    assert one_core.stdout.strip() == _codec_digest()
 
 
 def test_bad_clip_input() -> None:

@@ -5,7 +5,9 @@ back, so motion-compensated inter-frame artefacts appear as in real compressed v
 (project definition, pinned): H.264 constant rate factor 30, 36, 42, 47, 51 (x264 preset
 "medium"); MPEG-4 fixed quantiser 8, 14, 20, 26, 31. The UCF101-P code itself only has per-frame
 JPEG (registered as ``jpeg_compression``). Encoding runs on the CPU; the result returns to the
-clips' device. Deterministic (no random draws).
+clips' device. Deterministic: no random draws, and both encoders run single-threaded, because their
+threaded modes pick different encoding decisions for different core counts (the same clip came out
+different on 1 and 2 cores).
 """
 
 from __future__ import annotations
@@ -98,10 +100,10 @@ def _codec_perturbation(name: str, codec: str, table: tuple[int, ...],
 
 
 h264_compression = _codec_perturbation(
-    "h264_compression", "libx264", H264_CRF, lambda crf: {"crf": str(crf), "preset": "medium"},
+    "h264_compression", "libx264", H264_CRF, lambda crf: {"crf": str(crf), "preset": "medium", "threads": "1"},
     what="H.264 at CRF ``H264_CRF[severity - 1]``", parameter="x264 CRF",
     source="project definition (PyAV libx264)")
 mpeg_compression = _codec_perturbation(
-    "mpeg_compression", "mpeg4", MPEG4_QSCALE, lambda q: {"qmin": str(q), "qmax": str(q)},
+    "mpeg_compression", "mpeg4", MPEG4_QSCALE, lambda q: {"qmin": str(q), "qmax": str(q), "threads": "1"},
     what="MPEG-4 Part 2 with the quantiser fixed at ``MPEG4_QSCALE[severity - 1]``",
     parameter="MPEG-4 fixed quantiser", source="project definition (PyAV mpeg4)")
