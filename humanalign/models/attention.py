@@ -13,7 +13,9 @@ rounding); they differ in speed and memory:
   products to oneDNN's bf16 matrix multiply. ``bench/train_step.py`` measures an ST-MAE step 1.3x
   faster this way (ViT-S, 16 x 112 x 112, batch 8).
 
-``"auto"`` picks from that table; ``"sdpa"`` and ``"math"`` force one path.
+``"auto"`` picks from that table; ``"sdpa"`` and ``"math"`` force one path. The explicit path keeps the
+``[B, heads, N, N]`` attention matrix for the backward pass (memory quadratic in the tokens per clip);
+``attention=sdpa`` avoids that when memory, not time, is the limit.
 """
 
 from __future__ import annotations
