@@ -50,6 +50,7 @@ from humanalign.io.checkpoints import (
 )
 from humanalign.models.attention import resolve_attention, set_attention
 from humanalign.pretrain.config import TrainConfig
+from humanalign.pretrain.cpu_memory import retain_freed_memory
 from humanalign.pretrain.distributed import DistInfo, all_gather_lists, all_reduce_mean
 
 __all__ = ["Trainer", "RunResult", "NonFiniteLossError", "StepBatchSampler", "lr_at", "weight_decay_at", "step_seed",
@@ -176,6 +177,8 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.dataset = dataset
         self.device = self.dist.device
+        if self.device.type == "cpu":
+            retain_freed_memory()  # large activations otherwise page-fault in every step
         self.method = method.to(self.device)
         self.start_step = 0
         self.skipped: dict[str, None] = dict.fromkeys(skipped or [])  # ordered set of "path: reason"
