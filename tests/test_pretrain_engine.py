@@ -40,8 +40,10 @@ def _trainer(video_dir: Path, out: Path, method: str = "egocentric", extra: list
     return Trainer(cfg, module, dataset, out, resume=resume, skipped=skipped)
 
 
-def test_loss_falls_over_30_steps(video_dir: Path, tmp_path: Path) -> None:
-    result = _trainer(video_dir, tmp_path / "run", extra=["steps=30", "log_every=1", "ckpt_every=30"]).fit()
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # bf16 on CPU runs the explicit attention path
+def test_loss_falls_over_30_steps(video_dir: Path, tmp_path: Path, precision: str) -> None:
+    result = _trainer(video_dir, tmp_path / "run",
+                      extra=["steps=30", "log_every=1", "ckpt_every=30", f"precision={precision}"]).fit()
     import json
 
     losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
