@@ -9,8 +9,9 @@ mean squared error on hidden patches, each patch's target normalised by its own 
 Speed choices (benchmarked in ``bench/train_step.py``): the clip is cut into patches once, for both
 the encoder and the target; only visible patches are embedded (a gather and a matrix product with the
 permuted Conv3d kernel instead of a Conv3d over the full clip); the target normalisation is one fused
-``layer_norm``; and the decoder can decode a random
-fraction of the hidden tokens (``decode_fraction`` < 1, the VideoMAE-V2 "dual masking" option).
+``layer_norm``; and the decoder can decode a random fraction of the hidden tokens
+(``decode_fraction`` < 1, the VideoMAE-V2 "dual masking" option). The attention kernel is chosen per
+device and precision by the engine (:mod:`humanalign.models.attention`).
 """
 
 from __future__ import annotations
