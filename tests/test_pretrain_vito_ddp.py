@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
         dist.all_reduce(mean_loss)
         mean_loss /= world
         whole_a, whole_b = z_a.clone().requires_grad_(), z_b.clone().requires_grad_()
-        whole = info_nce(whole_a, whole_b, 0.1, video_groups({"path": paths}, 4 * world))
+        whole = info_nce(whole_a, whole_b, 0.1, video_groups(paths, 4 * world))
         whole.backward()
         # DDP averages parameter gradients over ranks; each rank's rows receive every rank's share, so the
         # local gradient is world x the whole-batch gradient of those rows before that average.

@@ -34,9 +34,9 @@ def test_same_video_rows_are_not_negatives() -> None:
     backward = [-sim[j][j] + math.log(sum(math.exp(sim[i][j]) for i in allowed[j])) for j in range(4)]
     expected = 0.5 * (sum(forward) + sum(backward)) / 4
     assert info_nce(z_a, z_b, tau, groups).item() == pytest.approx(expected, rel=1e-5)
-    assert video_groups({"path": ["x.mp4", "y.mp4", "x.mp4"]}, 6).tolist() == [0, 0, 1, 1, 0, 0]
-    assert video_groups({"path": ["x.mp4"]}, 5).tolist() == [0] * 5
-    assert video_groups({}, 4) is None
+    assert video_groups(["x.mp4", "y.mp4", "x.mp4"], 6).tolist() == [0, 0, 1, 1, 0, 0]
+    assert video_groups(["x.mp4"], 5).tolist() == [0] * 5
+    assert video_groups(None, 4) is None
 
 
 def test_info_nce_is_minimal_for_aligned_pairs() -> None:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from humanalign.models.vit import IMAGENET_MEAN, IMAGENET_STD, EncoderConfig, ViTEncoder
-from humanalign.pretrain.distributed import gather_objects, gather_rows, process_group_active
+from humanalign.pretrain.distributed import gather_objects, gather_rows
 from humanalign.pretrain.imagemae import pick_frames
 
 __all__ = ["VITOConfig", "VITO", "AttentionPool", "info_nce", "colour_jitter", "video_groups"]
@@ -93,12 +93,11 @@ def _one_way_nce(queries: torch.Tensor, keys: torch.Tensor, labels: torch.Tensor
     return F.cross_entropy(logits, labels)
 
 
-def video_groups(batch: dict[str, Any], rows: int) -> torch.Tensor | None:
-    """Video id ``[rows]`` of each clip row, from the batch's per-item ``"path"`` list (None if unknown).
+def video_groups(paths: list[str] | None, rows: int) -> torch.Tensor | None:
+    """Video id ``[rows]`` of each clip row, from the batch's per-item video ``paths`` (None if unknown).
 
-    Items contribute ``rows / len(path)`` consecutive rows each (their repeated clips).
+    Items contribute ``rows / len(paths)`` consecutive rows each (their repeated clips).
     """
-    paths = batch.get("path")
     if not isinstance(paths, list) or not paths or rows % len(paths):
         return None
     ids = {p: i for i, p in enumerate(dict.fromkeys(paths))}
@@ -216,22 +215,19 @@ class VITO(nn.Module):
         gathered (differentiably) and serve as negatives, as in SimCLR-style multi-device training; with
         DDP's gradient averaging the update is that of the whole global batch's loss.
         """
-        rows = z_a.shape[0]
-        if self.cfg.gather_negatives and process_group_active():
+        keys_a, keys_b, offset, all_paths = z_a, z_b, 0, paths
+        if self.cfg.gather_negatives:  # single-process: the gathers return their inputs
             keys_a, offset = gather_rows(z_a)
             keys_b, _ = gather_rows(z_b)
-            all_paths = gather_objects(list(paths)) if isinstance(paths, list) else None
-            key_groups = video_groups({"path": all_paths}, keys_a.shape[0]) if self.cfg.exclude_same_video else None
-            groups = None
-            if key_groups is not None:
-                key_groups = key_groups.to(z_a.device)
-                groups = key_groups[offset:offset + rows]
-            return info_nce(z_a, z_b, self.cfg.temperature, groups, keys_a=keys_a, keys_b=keys_b,
-                            key_groups=key_groups, offset=offset)
-        groups = video_groups({"path": paths}, rows) if self.cfg.exclude_same_video else None
-        if groups is not None:
-            groups = groups.to(z_a.device)
-        return info_nce(z_a, z_b, self.cfg.temperature, groups)
+            all_paths = gather_objects(paths) if isinstance(paths, list) else None
+        groups = key_groups = None
+        if self.cfg.exclude_same_video:
+            key_groups = video_groups(all_paths, keys_a.shape[0])
+        if key_groups is not None:
+            key_groups = key_groups.to(z_a.device)
+            groups = key_groups[offset:offset + z_a.shape[0]]
+        return info_nce(z_a, z_b, self.cfg.temperature, groups, keys_a=keys_a, keys_b=keys_b,
+                        key_groups=key_groups, offset=offset)
 
     def forward(self, batch: dict[str, Any], generator: torch.Generator) -> dict[str, torch.Tensor]:
         """One VITO step; returns the loss and the fraction of pairs whose partner is the nearest view."""
