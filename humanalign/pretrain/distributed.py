@@ -10,7 +10,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "cleanup_distributed", "all_reduce_mean", "all_gather_lists"]
+__all__ = ["DistInfo", "init_distributed", "cleanup_distributed", "all_reduce_mean", "all_gather_lists",
+           "process_group_active", "gather_rows", "gather_objects"]
 
 logger = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ def codec_roundtrip(frames: np.ndarray, codec: str, options: dict[str, str], fps
         with av.open(buf, "w", format="mp4") as container:
             stream = container.add_stream(codec, rate=fps)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            stream.options = options
+            stream.options = {**options, "threads": "1"}  # threaded encoders differ by core count
             for frame in frames:
                 for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                     container.mux(packet)
@@ -100,10 +100,10 @@ def _codec_perturbation(name: str, codec: str, table: tuple[int, ...],
 
 
 h264_compression = _codec_perturbation(
-    "h264_compression", "libx264", H264_CRF, lambda crf: {"crf": str(crf), "preset": "medium", "threads": "1"},
+    "h264_compression", "libx264", H264_CRF, lambda crf: {"crf": str(crf), "preset": "medium"},
     what="H.264 at CRF ``H264_CRF[severity - 1]``", parameter="x264 CRF",
     source="project definition (PyAV libx264)")
 mpeg_compression = _codec_perturbation(
-    "mpeg_compression", "mpeg4", MPEG4_QSCALE, lambda q: {"qmin": str(q), "qmax": str(q), "threads": "1"},
+    "mpeg_compression", "mpeg4", MPEG4_QSCALE, lambda q: {"qmin": str(q), "qmax": str(q)},
     what="MPEG-4 Part 2 with the quantiser fixed at ``MPEG4_QSCALE[severity - 1]``",
     parameter="MPEG-4 fixed quantiser", source="project definition (PyAV mpeg4)")
