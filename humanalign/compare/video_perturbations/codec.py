@@ -36,6 +36,8 @@ MPEG4_QSCALE = (8, 14, 20, 26, 31)
 def codec_roundtrip(frames: np.ndarray, codec: str, options: dict[str, str], fps: int = 25) -> np.ndarray:
     """Encode uint8 frames ``[T, H, W, 3]`` (even H, W) with ``codec`` and decode them back.
 
+    The encoder runs single-threaded: threaded x264 / mpeg4 output depends on the machine's core count.
+
     Raises:
         CorruptionError: if the codec is unavailable or the decoded frame count differs.
     """
