@@ -15,21 +15,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from humanalign.report.style import apply_style, model_color, model_marker
+from humanalign.report.style import model_color, model_marker, styled_axes
 
 __all__ = ["plot_metric_points", "plot_contrast_forest", "plot_scaling"]
 
 logger = logging.getLogger(__name__)
-
-
-def _axes(ax: Axes | None, size: tuple[float, float] = (5.0, 3.4)) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    apply_style()
-    _, ax = plt.subplots(figsize=size)
-    return ax
 
 
 def _errors(frame: pd.DataFrame) -> np.ndarray | None:
@@ -50,7 +40,7 @@ def plot_metric_points(rows: pd.DataFrame, ax: Axes | None = None, x: str = "con
         x: Column on the x axis (categorical, in first-seen order).
         hue: Column that defines the series.
     """
-    ax = _axes(ax)
+    ax = styled_axes(ax)
     if rows.empty:
         ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes)
         return ax
@@ -81,7 +71,7 @@ def plot_contrast_forest(rows: pd.DataFrame, ax: Axes | None = None) -> Axes:
         rows: Contrast rows with ``metric == "difference"`` (others are ignored); optional
             ``test``/``level`` columns are shown in the labels.
     """
-    ax = _axes(ax, size=(5.5, 0.35 * max(len(rows), 4) + 1))
+    ax = styled_axes(ax, size=(5.5, 0.35 * max(len(rows), 4) + 1))
     diff = rows[rows["metric"] == "difference"] if "metric" in rows else rows
     if diff.empty:
         ax.text(0.5, 0.5, "no contrast rows", ha="center", va="center", transform=ax.transAxes)
@@ -117,7 +107,7 @@ def plot_scaling(rows: pd.DataFrame, ax: Axes | None = None, x: str = "hours", s
         series: Column that separates trends (e.g. ``condition`` = "10-shot").
         show_pi: Also shade the prediction interval.
     """
-    ax = _axes(ax)
+    ax = styled_axes(ax)
     if rows.empty or x not in rows:
         ax.text(0.5, 0.5, "no scaling rows", ha="center", va="center", transform=ax.transAxes)
         return ax

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import logging
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
 from humanalign.io.trials import is_human
-from humanalign.report.style import apply_style, model_color, model_marker, require_columns
+from humanalign.report.style import model_color, model_marker, require_columns, styled_axes
 
 __all__ = ["plot_shape_bias", "plot_consistency_vs_accuracy"]
 
@@ -46,9 +45,7 @@ def plot_shape_bias(per_category: pd.DataFrame, overall: pd.DataFrame | None = N
         The Axes.
     """
     require_columns(per_category, ["observer", "category", "value"], "plot_shape_bias")
-    apply_style()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 6))
+    ax = styled_axes(ax, (4.5, 6))
     if not individual_humans:
         per_category = per_category[~per_category["observer"].map(is_human)]
         if overall is not None:
@@ -91,9 +88,7 @@ def plot_consistency_vs_accuracy(summary: pd.DataFrame, ax: Axes | None = None,
         The Axes.
     """
     require_columns(summary, ["observer", "accuracy_difference", "error_consistency"], "plot_consistency_vs_accuracy")
-    apply_style()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 4))
+    ax = styled_axes(ax, (5, 4))
     label_points = annotate and len(summary) <= 3  # more points: a legend, since names would overlap
     for row in summary.itertuples(index=False):
         obs = str(row.observer)

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from humanalign.report.style import apply_style, model_color, require_columns
+from humanalign.report.style import apply_style, model_color, require_columns, styled_axes
 
 __all__ = ["plot_datastats", "plot_datastat_metric", "METRIC_LABELS"]
 
@@ -41,9 +41,7 @@ def plot_datastat_metric(frame: pd.DataFrame, metric: str, ax: Axes | None = Non
     rows = frame[frame["metric"] == metric].assign(stage=lambda d: d["dataset"].map(_stage)).dropna(subset=["stage"])
     if rows.empty:
         raise ValueError(f"no rows for metric {metric!r}")
-    if ax is None:
-        apply_style()
-        _, ax = plt.subplots(figsize=(3.2, 2.6))
+    ax = styled_axes(ax, (3.2, 2.6))
     for model, group in rows.groupby("model"):
         mean = group.groupby("stage")["value"].mean().sort_index()
         ax.plot(mean.index, mean.values, marker="o", color=model_color(str(model)), label=str(model))

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import logging
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
 
-from humanalign.report.style import PALETTE, apply_style, model_color, require_columns
+from humanalign.report.style import PALETTE, model_color, require_columns, styled_axes
 
 __all__ = ["plot_embedding", "plot_accuracy_by_shots"]
 
@@ -29,9 +28,7 @@ def plot_embedding(df: pd.DataFrame, ax: Axes | None = None, title: str | None =
         legend: Draw a class legend (at most 16 entries).
     """
     require_columns(df, ("x", "y", "label"), "plot_embedding (embedding table)")
-    apply_style()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4, 4))
+    ax = styled_axes(ax, (4, 4))
     for i, (label, group) in enumerate(df.groupby("label", sort=True)):
         ax.scatter(group["x"], group["y"], s=10, color=PALETTE[i % len(PALETTE)], label=str(label), alpha=0.8,
                    linewidths=0)
@@ -59,9 +56,7 @@ def plot_accuracy_by_shots(df: pd.DataFrame, ax: Axes | None = None, metric: str
     if rows.empty:
         raise ValueError(f"no '<k>-shot' rows of metric {metric!r} to plot")
     rows["shots"] = rows["condition"].str.replace("-shot", "", regex=False).astype(int)
-    apply_style()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4, 3))
+    ax = styled_axes(ax, (4, 3))
     for model, group in rows.groupby("model", sort=True):
         group = group.sort_values("shots")
         color = model_color(str(model))

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from humanalign.report.style import apply_style, model_color, model_marker, require_columns
+from humanalign.report.style import apply_style, model_color, model_marker, require_columns, styled_axes
 
 __all__ = ["plot_accuracy_vs_severity", "plot_family_curves", "plot_corruption_heatmap", "plot_robustness_gap"]
 
@@ -30,9 +30,7 @@ def plot_accuracy_vs_severity(df: pd.DataFrame, ax: Axes | None = None, title: s
         title: Axes title.
     """
     require_columns(df, ("model", "severity", "value"), "plot_accuracy_vs_severity")
-    apply_style()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(3.4, 2.6))
+    ax = styled_axes(ax, (3.4, 2.6))
     for model, grp in df.groupby("model", sort=True):
         grp = grp.sort_values("severity")
         color = model_color(str(model))
@@ -69,10 +67,8 @@ def plot_corruption_heatmap(df: pd.DataFrame, ax: Axes | None = None, label: str
         label: Colour-bar label.
     """
     require_columns(df, ("model", "corruption", "value"), "plot_corruption_heatmap")
-    apply_style()
     grid = df.pivot(index="model", columns="corruption", values="value")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.45 * grid.shape[1] + 2.0, 0.4 * grid.shape[0] + 1.4))
+    ax = styled_axes(ax, (0.45 * grid.shape[1] + 2.0, 0.4 * grid.shape[0] + 1.4))
     im = ax.imshow(grid.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
     ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=60, ha="right")
     ax.set_yticks(range(grid.shape[0]), grid.index)
@@ -95,9 +91,7 @@ def plot_robustness_gap(df: pd.DataFrame, ax: Axes | None = None,
         ylabel: Axis label.
     """
     require_columns(df, ("corruption", "value", "ci_low", "ci_high"), "plot_robustness_gap")
-    apply_style()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.45 * df["corruption"].nunique() + 2.0, 2.8))
+    ax = styled_axes(ax, (0.45 * df["corruption"].nunique() + 2.0, 2.8))
     pairs = list(df["pair"].unique()) if "pair" in df.columns else [None]
     names = list(dict.fromkeys(df["corruption"]))
     width = 0.8 / len(pairs)

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 _NC_COLOR = "#BBBBBB"
 
 
-def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+def styled_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     if ax is not None:
         return ax
     _, ax = plt.subplots(figsize=size)
@@ -86,7 +86,7 @@ def plot_rdm(
         pct = np.zeros_like(mat)
         pct[iu] = 100 * (rankdata(mat[iu]) - 1) / max(len(iu[0]) - 1, 1)
         mat = pct + pct.T
-    ax = _axes(ax, (4.5, 4.0))
+    ax = styled_axes(ax, (4.5, 4.0))
     im = ax.imshow(mat, cmap="viridis", interpolation="nearest")
     ax.grid(False)
     if categories is not None:
@@ -129,7 +129,7 @@ def plot_layer_profile(
         title: Axes title.
     """
     require_columns(df, ("model", "layer", "value"), "plot_layer_profile")
-    ax = _axes(ax, (5.0, 3.2))
+    ax = styled_axes(ax, (5.0, 3.2))
     _nc_band(ax, noise_ceiling)
     layers = list(dict.fromkeys(df["layer"].astype(str)))
     pos = {name: i for i, name in enumerate(layers)}
@@ -167,7 +167,7 @@ def plot_model_bars(
         title: Axes title.
     """
     require_columns(df, (label_column, "value"), "plot_model_bars")
-    ax = _axes(ax, (max(3.0, 0.55 * len(df) + 1.5), 3.2))
+    ax = styled_axes(ax, (max(3.0, 0.55 * len(df) + 1.5), 3.2))
     _nc_band(ax, noise_ceiling)
     x = np.arange(len(df))
     values = df["value"].to_numpy(dtype=float)

@@ -10,15 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from humanalign.report.plots import plot_contrast_forest, plot_metric_points, plot_scaling
 from humanalign.report.plots_behaviour import plot_consistency_vs_accuracy
 from humanalign.report.plots_rsa import plot_layer_profile, plot_model_bars
-from humanalign.report.style import apply_style
+from humanalign.report.style import styled_axes
 from humanalign.report.tables import format_ci, format_value, metric_table
 
 __all__ = [
@@ -36,12 +34,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_FIGURES_PER_SECTION = 8
-
-
-def _figure(size: tuple[float, float]) -> tuple[Figure, Axes]:
-    """A new report-styled figure with one Axes."""
-    apply_style()
-    return plt.subplots(figsize=size)
 
 
 def _groups(rows: pd.DataFrame, keys: Sequence[str] = ("dataset", "metric")) -> list[tuple[str, pd.DataFrame]]:
@@ -62,10 +54,10 @@ def default_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
     """One point-with-CI figure per (dataset, metric) group."""
     figs = []
     for name, grp in _groups(rows)[:MAX_FIGURES_PER_SECTION]:
-        fig, ax = _figure((5.5, 3.4))
+        ax = styled_axes(None, (5.5, 3.4))
         plot_metric_points(grp, ax=ax)
         ax.set_title(name)
-        figs.append((name, fig))
+        figs.append((name, ax.figure))
     return figs
 
 
@@ -94,9 +86,9 @@ def contrast_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
     diff = rows[rows["metric"] == "difference"]
     if diff.empty:
         return []
-    fig, ax = _figure((6.5, 0.35 * len(diff) + 1.2))
+    ax = styled_axes(None, (6.5, 0.35 * len(diff) + 1.2))
     plot_contrast_forest(diff, ax=ax)
-    return [("contrasts", fig)]
+    return [("contrasts", ax.figure)]
 
 
 def scaling_tables(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -117,10 +109,10 @@ def scaling_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
     figs = []
     plot_rows = rows[rows["hours"].notna()]
     for dataset, grp in plot_rows.groupby(plot_rows["dataset"].fillna("")):
-        fig, ax = _figure((5.5, 3.8))
+        ax = styled_axes(None, (5.5, 3.8))
         plot_scaling(grp, ax=ax)
         ax.set_title(str(dataset))
-        figs.append((str(dataset) or "scaling", fig))
+        figs.append((str(dataset) or "scaling", ax.figure))
     return figs
 
 
@@ -145,13 +137,13 @@ def rsa_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
         for k, v in zip(keys[:-1], parts[:-1], strict=True):
             scope = scope[scope[k].fillna("") == v]
         ceiling = _noise_ceiling(scope, str(parts[-1]))
-        fig, ax = _figure((5.5, 3.4))
+        ax = styled_axes(None, (5.5, 3.4))
         layered = "layer" in grp and grp.groupby("model")["layer"].nunique().max() > 1
         if layered:
             plot_layer_profile(grp, ax=ax, noise_ceiling=ceiling, title=name)
         else:
             plot_model_bars(grp.drop_duplicates("model", keep="last"), ax=ax, noise_ceiling=ceiling, title=name)
-        figs.append((name, fig))
+        figs.append((name, ax.figure))
     return figs
 
 
@@ -168,7 +160,7 @@ def behaviour_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
                 extra = sub.pivot(index="model", columns="metric", values=bound)
                 wide = wide.join(extra.add_suffix(f"_{bound}"))
         summary = wide.reset_index().rename(columns={"model": "observer"})
-        fig, ax = _figure((5.5, 4.0))
+        ax = styled_axes(None, (5.5, 4.0))
         plot_consistency_vs_accuracy(summary, ax=ax)
-        figs.append(("error consistency vs accuracy difference", fig))
+        figs.append(("error consistency vs accuracy difference", ax.figure))
     return figs + default_figures(rows)[: MAX_FIGURES_PER_SECTION - len(figs)]

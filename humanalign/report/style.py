@@ -24,12 +24,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PALETTE", "HUMAN_COLOR", "apply_style", "model_color", "model_marker", "save_figure", "require_columns"]
+__all__ = ["PALETTE", "HUMAN_COLOR", "apply_style", "styled_axes", "model_color", "model_marker", "save_figure", "require_columns"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,15 @@ def apply_style() -> None:
     """Set the project's matplotlib rcParams (fonts, grid, palette, embedded fonts)."""
     plt.rcParams.update(_STYLE)
     plt.rcParams["axes.prop_cycle"] = matplotlib.cycler(color=list(PALETTE))
+
+
+def styled_axes(ax: Axes | None, size: tuple[float, float] = (5.0, 3.4)) -> Axes:
+    """``ax`` itself, or a new Axes of figure size ``size`` (inches) in the project style."""
+    if ax is not None:
+        return ax
+    apply_style()
+    _, ax = plt.subplots(figsize=size)
+    return ax
 
 
 def _family(name: str) -> str | None:
