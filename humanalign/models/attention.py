@@ -8,10 +8,10 @@ rounding); they differ in speed and memory:
 - On CUDA, SDPA dispatches to flash / memory-efficient kernels: faster, and memory linear in the
   sequence length. Always SDPA there.
 - On CPU in fp32, SDPA's flash kernel is a little faster than the explicit path.
-- On CPU under bf16 autocast, SDPA's flash-attention *backward* runs in bf16 without AMX matrix units
-  and is the slowest op of an ST-MAE step (about 1.7x its own fp32 time); the explicit path sends both
-  products to oneDNN's bf16 matrix multiply. ``bench/train_step.py`` measures an ST-MAE step 1.3x
-  faster this way (ViT-S, 16 x 112 x 112, batch 8).
+- On CPU under bf16 autocast, SDPA's flash-attention *backward* is the slowest op of an ST-MAE step
+  (``torch.profiler``: 1.7x its own fp32 time); the explicit path sends both products to oneDNN's bf16
+  matrix multiply. ``bench/train_step_parts.py`` measures a whole ST-MAE step 1.2x faster this way
+  (ViT-S, 16 x 112 x 112, batch 8).
 
 ``"auto"`` picks from that table; ``"sdpa"`` and ``"math"`` force one path. The explicit path keeps the
 ``[B, heads, N, N]`` attention matrix for the backward pass (memory quadratic in the tokens per clip);

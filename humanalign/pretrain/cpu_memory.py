@@ -4,8 +4,8 @@ A training step allocates and frees the same large tensors every step (an ST-MAE
 activation at batch 8 is ~20 MB). glibc's malloc serves blocks that large with a fresh ``mmap`` and
 returns them with ``munmap``, so every step touches new pages and pays a page fault per 4 KiB. Raising
 the mmap and trim thresholds makes malloc reuse its own heap instead: on the 2-core CI machine an fp32
-ST-MAE step runs about 10 % faster (``bench/train_step.py`` applies this to every row, ours and the
-peer's alike). The process's peak memory is unchanged; it just is not handed back between steps.
+ST-MAE step runs 1.09x faster (``bench/train_step_parts.py``, two fresh processes; ``bench/train_step.py``
+applies it to every row, ours and the peer's alike). The process's peak memory is unchanged; it just is not handed back between steps.
 (Intel's CPU tuning guide gets the same effect by preloading jemalloc or tcmalloc.)
 """
 
