@@ -24,12 +24,15 @@ def run_torchrun(script: Path, args: list[str], nproc: int = 2, timeout: int = 2
 
 
 @pytest.mark.slow
-def test_two_process_gloo_ranks_end_identical(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["egocentric", "vito"])  # vito: its negatives are gathered inside DDP's backward
+def test_two_process_gloo_ranks_end_identical(tmp_path: Path, method: str) -> None:
+    from tests.test_pretrain_vito_train import FAST_VITO
+
     videos = write_video_folder(tmp_path / "videos", count=4, frames=24, size=48)
     out = tmp_path / "run"
     proc = run_torchrun(REPO / "tests" / "ddp_driver.py",
-                        ["egocentric", str(out), *FAST, f"data.root={videos}", "steps=3", "ckpt_every=3",
-                         "device=cpu", "optim.accum_steps=2"])
+                        [method, str(out), *(FAST_VITO if method == "vito" else FAST), f"data.root={videos}",
+                         "steps=3", "ckpt_every=3", "device=cpu", "optim.accum_steps=2"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     hashes = [(out / f"rank{r}.txt").read_text().split()[0] for r in range(2)]
     assert hashes[0] == hashes[1]
