@@ -217,8 +217,8 @@ class VITO(nn.Module):
         """
         keys_a, keys_b, offset, all_paths = z_a, z_b, 0, paths
         if self.cfg.gather_negatives:  # single-process: the gathers return their inputs
-            keys_a, offset = gather_rows(z_a)
-            keys_b, _ = gather_rows(z_b)
+            keys, offset = gather_rows(torch.cat([z_a, z_b], dim=1))  # one collective: [M, 2E]
+            keys_a, keys_b = keys.chunk(2, dim=1)
             all_paths = gather_objects(paths) if isinstance(paths, list) else None
         groups = key_groups = None
         if self.cfg.exclude_same_video:
