@@ -59,6 +59,8 @@ def test_visible_patch_embedding_matches_conv(order: str, video: bool) -> None:
     part = model.embed_patches(some, pick, grid, order=order)
     expect = torch.gather(full, 1, pick.unsqueeze(-1).expand(-1, -1, 64))
     assert torch.allclose(part, expect, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown patch order 'pptc'"):
+        model.embed_patches(some, pick, grid, order="pptc")
 
 
 @pytest.mark.parametrize("order", ["tppc", "ctpp"])

@@ -37,3 +37,12 @@ def test_freed_tensors_are_reused_without_page_faults() -> None:
     default, retained = _faults("default"), _faults("retain")
     assert default > 40 * 1000  # 8192 pages per 64 MB tensor under glibc's defaults (fewer with huge pages)
     assert retained < default / 5  # measured: 0 to 3 of the 40 still fault, against all 40
+
+
+def test_without_glibc_nothing_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import humanalign.pretrain.cpu_memory as cpu_memory
+
+    monkeypatch.setattr(cpu_memory, "_applied", False)
+    monkeypatch.setattr(cpu_memory.ctypes.util, "find_library", lambda name: None)
+    assert cpu_memory.retain_freed_memory() is False
+    assert cpu_memory._applied is False

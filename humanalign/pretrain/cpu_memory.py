@@ -35,9 +35,8 @@ def retain_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
         return True
     name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = libc.mallopt if libc is not None else None
-    except (OSError, AttributeError):
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):  # no loadable C library, or one without mallopt (not glibc)
         mallopt = None
     if mallopt is None:
         return False
