@@ -127,3 +127,19 @@ def test_evaluate_too_few_bootstrap_samples_gives_nan_ci() -> None:
     enough = evaluate(models, subjects, bootstrap="stimuli", n_boot=40, seed=0).table
     assert np.isfinite(enough[["ci_low", "ci_high"]].to_numpy()).all()
     assert (enough["ci_low"] <= enough["value"]).all() and (enough["value"] <= enough["ci_high"]).all()
+
+
+@pytest.mark.parametrize("bootstrap", ["stimuli", "both"])
+def test_stimulus_bootstrap_with_ids_out_of_sorted_order(bootstrap: str) -> None:
+    """Ids like s0..s11 sort differently from their given order; the pattern bootstrap must still run."""
+    ids = [f"s{i}" for i in range(12)]  # sorted: s0, s1, s10, s11, s2, ...
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(12, 8))
+    subjects = rdm_from_measurements(truth + rng.normal(size=truth.shape), ids, subject="1")
+    for k in range(2, 4):
+        subjects.append(rdm_from_measurements(truth + rng.normal(size=truth.shape), ids, subject=str(k)))
+    assert list(subjects.pattern_descriptors["index"]) == list(range(12))
+    model = rdm_from_measurements(truth, ids)
+    table = evaluate({"truth": model}, subjects, bootstrap=bootstrap, n_boot=40, seed=0).table
+    assert np.isfinite(table[["ci_low", "ci_high"]].to_numpy()).all()
+    assert table["ci_low"].item() <= table["value"].item() <= table["ci_high"].item()

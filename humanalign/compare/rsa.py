@@ -158,7 +158,7 @@ def rdm_from_features(
 
 
 def align(rdms: RDMs, stimulus_ids: Sequence[str], what: str = "RDM") -> RDMs:
-    """A copy of ``rdms`` with patterns reordered to ``stimulus_ids``.
+    """A copy of ``rdms`` with patterns reordered to ``stimulus_ids`` (its ``index`` descriptor = positions).
 
     Raises:
         StimulusSetError: if the RDM has no ``stimulus`` descriptor or covers other stimuli.
@@ -181,6 +181,9 @@ def align(rdms: RDMs, stimulus_ids: Sequence[str], what: str = "RDM") -> RDMs:
     out = rdms.copy()
     if have != want:
         out.reorder(np.array([position[s] for s in want]))
+    # rsatoolbox's pattern bootstrap reads "index" as each pattern's position; reorder permutes it
+    # (and calc_rdm's sorting does too), which broke bootstraps of RDMs not in sorted-id order.
+    out.pattern_descriptors["index"] = list(range(len(want)))
     return out
 
 
