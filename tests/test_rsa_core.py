@@ -143,3 +143,28 @@ def test_stimulus_bootstrap_with_ids_out_of_sorted_order(bootstrap: str) -> None
     table = evaluate({"truth": model}, subjects, bootstrap=bootstrap, n_boot=40, seed=0).table
     assert np.isfinite(table[["ci_low", "ci_high"]].to_numpy()).all()
     assert table["ci_low"].item() <= table["value"].item() <= table["ci_high"].item()
+
+
+def test_bootstrap_cis_do_not_depend_on_recomputing_the_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """evaluate() skips rsatoolbox's per-sample noise ceiling; the model CIs are identical with it."""
+    import humanalign.compare.rsa as rsa
+
+    rng = np.random.default_rng(0)
+    truth = _features(0)["final"]
+    subjects = rdm_from_measurements(truth + rng.normal(size=truth.shape), IDS, subject="1")
+    for k in range(2, 5):
+        subjects.append(rdm_from_measurements(truth + rng.normal(size=truth.shape), IDS, subject=str(k)))
+    models = {"true": rdm_from_features(_features(0), ["final"]), "other": rdm_from_features(_features(9), ["final"])}
+    skipped = evaluate(models, subjects, bootstrap="stimuli", n_boot=40, seed=3)
+    runner = rsa.eval_bootstrap_pattern
+    calls = []
+
+    def recomputing(*args, **kwargs):  # evaluate passes boot_noise_ceil=False; override it
+        calls.append(kwargs.get("boot_noise_ceil"))
+        return runner(*args, **{**kwargs, "boot_noise_ceil": True})
+
+    monkeypatch.setattr(rsa, "eval_bootstrap_pattern", recomputing)
+    recomputed = evaluate(models, subjects, bootstrap="stimuli", n_boot=40, seed=3)
+    assert calls == [False]
+    assert np.array_equal(skipped.table[["ci_low", "ci_high"]].to_numpy(), recomputed.table[["ci_low", "ci_high"]].to_numpy())
+    assert np.isfinite(skipped.table[["ci_low", "ci_high"]].to_numpy()).all()
