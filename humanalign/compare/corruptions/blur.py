@@ -148,10 +148,11 @@ def motion_blur(x: torch.Tensor, params: tuple[int, float],
 @corruption("zoom_blur", ZOOM_BLUR_FACTORS, family="blur", parameter="zoom factors averaged")
 def zoom_blur(x: torch.Tensor, factors: tuple[float, ...], generator: torch.Generator | None) -> torch.Tensor:
     """Average of the image and centre zooms of it (moving towards the camera); ``[B, 3, H, W] -> same``."""
-    out = x.clone()
+    xc = x.contiguous(memory_format=torch.channels_last)  # bilinear resampling is ~3x faster on CPU
+    out = xc.clone()
     for f in factors:
-        out += clipped_zoom(x, f)
-    return (out / (len(factors) + 1)).clamp(0, 1)
+        out += clipped_zoom(xc, f)
+    return (out / (len(factors) + 1)).clamp(0, 1).contiguous()
 
 
 @corruption("gaussian_blur", GAUSSIAN_BLUR_SIGMA, family="blur", parameter="sigma px",
