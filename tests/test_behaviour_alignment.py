@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -19,17 +17,12 @@ from humanalign.report.plots_behaviour import plot_consistency_vs_accuracy, plot
 from humanalign.stimuli.base import StimulusSetError
 from humanalign.stimuli.model_vs_human import load_model_vs_human, parse_imagename
 from humanalign.stimuli.texture_shape import SETS, folder_checksum
-
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "alignment.py"
+from tests.scripts_helper import load_script
 
 
 @pytest.fixture(scope="module")
 def alignment_script():
-    spec = importlib.util.spec_from_file_location("alignment_experiment", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["alignment_experiment"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/alignment.py")
 
 
 @pytest.mark.shared_data

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +10,11 @@ import pytest
 
 from humanalign.io.results import ResultsStore
 from humanalign.report.builder import build_report
-
-SCRIPT = Path(__file__).resolve().parents[1] / "analysis" / "contrasts.py"
+from tests.scripts_helper import load_script
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("analysis_contrasts", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["analysis_contrasts"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("analysis/contrasts.py")
 
 
 def test_store_trials_to_contrast_rows_and_report(tmp_path: Path) -> None:

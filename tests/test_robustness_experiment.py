@@ -3,9 +3,7 @@ video sets, the head protocol, and the loader's message for absent released weig
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -18,16 +16,11 @@ from torch import nn
 from humanalign.io.results import ResultsStore
 from humanalign.registry import MODELS
 from humanalign.report.plots_robustness import plot_accuracy_vs_severity
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.scripts_helper import load_script
 
 
 def _exp():
-    spec = importlib.util.spec_from_file_location("experiments_robustness", ROOT / "experiments" / "robustness.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/robustness.py")
 
 
 def _image_set(root: Path, per_class: int = 4) -> Path:

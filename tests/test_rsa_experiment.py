@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -19,15 +18,11 @@ from humanalign.registry import MODELS
 from humanalign.report.plots_rsa import plot_layer_profile, plot_model_bars, plot_rdm
 from humanalign.stimuli.base import load_stimulus_set
 from humanalign.stimuli.rsa92 import load_references
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.scripts_helper import load_script
 
 
 def _cli():
-    spec = importlib.util.spec_from_file_location("experiments_rsa", ROOT / "experiments" / "rsa.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/rsa.py")
 
 
 def _run(argv: list[str]) -> str:

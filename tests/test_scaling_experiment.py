@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +10,12 @@ import pytest
 
 from humanalign.compare.published import load_published_scaling
 from humanalign.io.results import ResultsStore
-
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "scaling.py"
+from tests.scripts_helper import load_script
 
 
 @pytest.fixture(scope="module")
 def scaling_script():
-    spec = importlib.util.spec_from_file_location("scaling_experiment", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scaling_experiment"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/scaling.py")
 
 
 def test_acceptance_outputs_and_fitted_values(tmp_path: Path, scaling_script) -> None:
