@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import torch
 
-from humanalign.compare.corruptions import ALL_CORRUPTIONS
+from humanalign.perturb.corruptions import ALL_CORRUPTIONS
 from humanalign.registry import CORRUPTIONS
 
 

@@ -45,8 +45,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from humanalign.compare import robustness as rb
-from humanalign.compare.corruptions import ALL_CORRUPTIONS, CorruptionError
-from humanalign.compare.video_perturbations import corrupt_clip
+from humanalign.perturb.corruptions import ALL_CORRUPTIONS, CorruptionError
+from humanalign.perturb.video import corrupt_clip
 from humanalign.config import config_hash
 from humanalign.features.preprocess import Preprocessing
 from humanalign.io.checkpoints import CheckpointError

@@ -145,7 +145,7 @@ class Registry:
 # Provider modules: each imports and registers its entries. Add a module here when it lands.
 MODELS = Registry("model", providers=("humanalign.models.zoo", "humanalign.models.released"))
 STIMULUS_SETS = Registry("stimulus set", providers=("humanalign.stimuli.rsa92", "humanalign.stimuli.texture_shape", "humanalign.stimuli.model_vs_human"))
-CORRUPTIONS = Registry("corruption", providers=("humanalign.compare.corruptions",))
-VIDEO_PERTURBATIONS = Registry("video perturbation", providers=("humanalign.compare.video_perturbations",))
+CORRUPTIONS = Registry("corruption", providers=("humanalign.perturb.corruptions",))
+VIDEO_PERTURBATIONS = Registry("video perturbation", providers=("humanalign.perturb.video",))
 METRICS = Registry("metric", providers=("humanalign.compare.behaviour",))
 PRETRAIN_METHODS = Registry("pretraining method", providers=("humanalign.pretrain.methods", "humanalign.pretrain.methods_vito_vjepa"))

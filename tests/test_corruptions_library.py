@@ -12,10 +12,10 @@ from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
 from PIL import Image
 from scipy import ndimage
 
-from humanalign.compare.corruptions import ALL_CORRUPTIONS, CorruptionError, corrupt
-from humanalign.compare.corruptions._common import clipped_zoom, motion_blur_batch, plasma_fractal
-from humanalign.compare.corruptions.blur import ZOOM_BLUR_FACTORS, disk_kernel, local_shuffle
-from humanalign.compare.corruptions.frost_textures import frost_bank
+from humanalign.perturb.corruptions import ALL_CORRUPTIONS, CorruptionError, corrupt
+from humanalign.perturb.corruptions._common import clipped_zoom, motion_blur_batch, plasma_fractal
+from humanalign.perturb.corruptions.blur import ZOOM_BLUR_FACTORS, disk_kernel, local_shuffle
+from humanalign.perturb.corruptions.frost_textures import frost_bank
 from humanalign.registry import CORRUPTIONS, UnknownNameError
 
 IMAGENET_C_NAMES = {
@@ -259,7 +259,7 @@ def test_bad_input_errors() -> None:
 
 
 def test_spatter_edges_are_thin_rings_and_equalisation_matches_formula() -> None:
-    from humanalign.compare.corruptions.spatter import _edges, equalize_hist
+    from humanalign.perturb.corruptions.spatter import _edges, equalize_hist
 
     yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
     radius = torch.sqrt((yy - 32) ** 2 + (xx - 31.5) ** 2)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from humanalign.io.trials import canonical_conditions
-from humanalign.stimuli.distortions import (
+from humanalign.perturb.distortions import (
     BG_GREY,
     CONDITION_LEVELS,
     DISTORTIONS,

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from humanalign.compare.corruptions import CorruptionError
-from humanalign.compare.video_perturbations import VIDEO_FAMILIES, corrupt_clip
-from humanalign.compare.video_perturbations.camera import rotate_frames
-from humanalign.compare.video_perturbations.temporal import temporal_indices
+from humanalign.perturb.corruptions import CorruptionError
+from humanalign.perturb.video import VIDEO_FAMILIES, corrupt_clip
+from humanalign.perturb.video.camera import rotate_frames
+from humanalign.perturb.video.temporal import temporal_indices
 from humanalign.registry import VIDEO_PERTURBATIONS
 
 

@@ -1,4 +1,4 @@
-"""Stimulus sets: definitions, loaders, and parametric distortions any image set can get."""
+"""Stimulus sets: definitions and loaders (parametric distortions live in humanalign.perturb)."""
 
 from humanalign.stimuli.base import StimulusSet, StimulusSetError, load_stimulus_set
 

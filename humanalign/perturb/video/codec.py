@@ -21,8 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from humanalign.compare.corruptions._common import CorruptionError, check_severity, pick
-from humanalign.compare.video_perturbations.clip import check_clips
+from humanalign.perturb.corruptions._common import CorruptionError, check_severity, pick
+from humanalign.perturb.video.clip import check_clips
 from humanalign.registry import VIDEO_PERTURBATIONS
 
 __all__ = ["H264_CRF", "MPEG4_QSCALE", "codec_roundtrip", "h264_compression", "mpeg_compression"]

@@ -17,7 +17,7 @@ from typing import Literal
 
 import torch
 
-from humanalign.compare.corruptions._common import CorruptionError, check_batch
+from humanalign.perturb.corruptions._common import CorruptionError, check_batch
 from humanalign.registry import CORRUPTIONS, VIDEO_PERTURBATIONS
 
 __all__ = ["Mode", "ImageFn", "BENCHMARK_SOURCE", "check_clips", "check_mode", "ensure_generator",

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import torch
 
-from humanalign.compare.corruptions import blur, digital, frost, noise, spatter, weather  # noqa: F401 (register)
-from humanalign.compare.corruptions._common import CorruptionError
+from humanalign.perturb.corruptions import blur, digital, frost, noise, spatter, weather  # noqa: F401 (register)
+from humanalign.perturb.corruptions._common import CorruptionError
 
 __all__ = ["IMAGENET_C_CORRUPTIONS", "EXTRA_CORRUPTIONS", "ALL_CORRUPTIONS", "FAMILIES", "CorruptionError", "corrupt"]
 

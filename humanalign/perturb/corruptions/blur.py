@@ -12,7 +12,7 @@ import logging
 import numpy as np
 import torch
 
-from humanalign.compare.corruptions._common import (
+from humanalign.perturb.corruptions._common import (
     clipped_zoom,
     corruption,
     filter2d,

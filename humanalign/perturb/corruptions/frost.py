@@ -8,8 +8,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from humanalign.compare.corruptions._common import corruption
-from humanalign.compare.corruptions.frost_textures import frost_bank
+from humanalign.perturb.corruptions._common import corruption
+from humanalign.perturb.corruptions.frost_textures import frost_bank
 
 __all__ = ["FROST", "frost"]
 

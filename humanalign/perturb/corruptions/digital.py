@@ -12,8 +12,8 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from humanalign.compare.corruptions._common import corruption, gaussian_smooth, uniform
-from humanalign.compare.corruptions.jpeg import jpeg_roundtrip
+from humanalign.perturb.corruptions._common import corruption, gaussian_smooth, uniform
+from humanalign.perturb.corruptions.jpeg import jpeg_roundtrip
 
 __all__ = [
     "BRIGHTNESS",

@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 import torch
 
-from humanalign.compare.corruptions._common import check_severity, pick
-from humanalign.compare.video_perturbations.clip import BENCHMARK_SOURCE, check_clips, ensure_generator
+from humanalign.perturb.corruptions._common import check_severity, pick
+from humanalign.perturb.video.clip import BENCHMARK_SOURCE, check_clips, ensure_generator
 from humanalign.registry import VIDEO_PERTURBATIONS
 
 __all__ = ["SAMPLING_RATE", "JUMBLE_SEGMENT", "BOX_JUMBLE_SEGMENT", "temporal_indices", "sampling",

@@ -10,8 +10,8 @@ digital (per-frame JPEG, whole-clip H.264 / MPEG-4), camera, temporal. Any image
 
 from __future__ import annotations
 
-from humanalign.compare.video_perturbations import camera, codec, spatial, temporal  # noqa: F401 (register)
-from humanalign.compare.video_perturbations.clip import apply_per_frame, corrupt_clip, lift
+from humanalign.perturb.video import camera, codec, spatial, temporal  # noqa: F401 (register)
+from humanalign.perturb.video.clip import apply_per_frame, corrupt_clip, lift
 
 __all__ = ["VIDEO_FAMILIES", "apply_per_frame", "corrupt_clip", "lift"]
 

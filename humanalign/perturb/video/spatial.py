@@ -12,9 +12,9 @@ import logging
 
 import torch
 
-from humanalign.compare.corruptions import blur, digital, noise
-from humanalign.compare.corruptions._common import per_severity
-from humanalign.compare.video_perturbations.clip import register_lifted
+from humanalign.perturb.corruptions import blur, digital, noise
+from humanalign.perturb.corruptions._common import per_severity
+from humanalign.perturb.video.clip import register_lifted
 
 __all__ = ["VIDEO_SHOT_NOISE_PHOTONS", "VIDEO_SPECKLE_NOISE_SIGMA", "video_shot_noise_frames",
            "video_speckle_noise_frames"]

@@ -10,7 +10,7 @@ import logging
 
 import torch
 
-from humanalign.compare.corruptions._common import corruption
+from humanalign.perturb.corruptions._common import corruption
 
 __all__ = [
     "GAUSSIAN_NOISE_SIGMA",

@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from humanalign.compare.corruptions._common import conv_fft, gaussian_smooth, plasma_fractal
+from humanalign.perturb.corruptions._common import conv_fft, gaussian_smooth, plasma_fractal
 
 __all__ = ["FROST_BANK_SIZE", "FROST_TEXTURE_SIZE", "frost_texture", "frost_bank"]
 

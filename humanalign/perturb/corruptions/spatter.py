@@ -14,7 +14,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from humanalign.compare.corruptions._common import corruption, filter2d, gaussian_smooth
+from humanalign.perturb.corruptions._common import corruption, filter2d, gaussian_smooth
 
 __all__ = ["SPATTER", "spatter", "equalize_hist"]
 

@@ -9,7 +9,7 @@ import logging
 
 import torch
 
-from humanalign.compare.corruptions._common import (
+from humanalign.perturb.corruptions._common import (
     clipped_zoom,
     corruption,
     gray,

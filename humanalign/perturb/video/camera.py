@@ -21,8 +21,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from humanalign.compare.corruptions._common import per_severity
-from humanalign.compare.video_perturbations.clip import BENCHMARK_SOURCE, register_lifted
+from humanalign.perturb.corruptions._common import per_severity
+from humanalign.perturb.video.clip import BENCHMARK_SOURCE, register_lifted
 
 __all__ = ["TRANSLATE_PX", "STATIC_ROTATION_DEG", "ROTATION_MAX_DEG", "rotate_frames", "translate_frames",
            "static_rotate_frames", "varying_rotate_frames"]
