@@ -45,12 +45,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from humanalign.compare import robustness as rb
-from humanalign.perturb.corruptions import ALL_CORRUPTIONS, CorruptionError
-from humanalign.perturb.video import corrupt_clip
 from humanalign.config import config_hash
 from humanalign.features.preprocess import Preprocessing
 from humanalign.io.checkpoints import CheckpointError
 from humanalign.io.results import DEFAULT_PATH, ResultsStore
+from humanalign.perturb.corruptions import ALL_CORRUPTIONS, CorruptionError
+from humanalign.perturb.video import corrupt_clip
 from humanalign.registry import CORRUPTIONS, VIDEO_PERTURBATIONS
 from humanalign.report.plots_robustness import (
     plot_corruption_heatmap,
