@@ -104,6 +104,8 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError(f"config key {key!r}: expected a number, got {value!r}") from None
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if hint in (int, float) and isinstance(value, bool):  # bool is an int subclass: steps=true is not 1
+        raise ConfigError(f"config key {key!r}: expected {hint.__name__}, got {value!r}")
     if hint is int and isinstance(value, float) and value.is_integer():
         return int(value)
     if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):

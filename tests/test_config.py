@@ -55,3 +55,13 @@ def test_yaml_round_trip_and_errors_name_the_file(tmp_path: Path) -> None:
         load_yaml(tmp_path / "list.yaml")
     with pytest.raises(FileNotFoundError, match="absent.yaml"):
         load_yaml(tmp_path / "absent.yaml")
+
+
+def test_booleans_are_not_numbers() -> None:
+    with pytest.raises(ConfigError, match="'steps'.*expected int.*True"):
+        apply_overrides(Outer(), ["steps=true"])
+    with pytest.raises(ConfigError, match="'inner.rate'.*expected float.*False"):
+        apply_overrides(Outer(), ["inner.rate=false"])
+    with pytest.raises(ConfigError, match="'sizes'"):
+        apply_overrides(Outer(), ["sizes=[true, 2]"])
+    assert apply_overrides(Outer(), ["steps=3.0"]).steps == 3
