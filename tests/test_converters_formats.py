@@ -283,6 +283,7 @@ def test_vjepa_wrong_img_size_is_reported():
 
 
 def test_vjepa_attentive_probe_matches_written_out_cross_attention():
+    """Written out like facebookresearch/jepa's CrossAttentionBlock: no output projection on the attention."""
     torch.manual_seed(5)
     pre = "pooler.cross_attention_block"
     probe = {"pooler.query_tokens": _r(1, 1, D), **_ln(f"{pre}.norm1"), **_lin(f"{pre}.xattn.q", D, D),
@@ -299,7 +300,7 @@ def test_vjepa_attentive_probe_matches_written_out_cross_attention():
     q = probe["pooler.query_tokens"].expand(3, -1, -1)
     kv = kv_in @ probe[f"{pre}.xattn.kv.weight"].T + probe[f"{pre}.xattn.kv.bias"]
     att = _attend(q @ probe[f"{pre}.xattn.q.weight"].T + probe[f"{pre}.xattn.q.bias"], kv[..., :D], kv[..., D:])
-    q = q + att @ probe[f"{pre}.xattn.proj.weight"].T + probe[f"{pre}.xattn.proj.bias"]
+    q = q + att  # the reference CrossAttention.forward never applies xattn.proj (V-JEPA modules.py)
     h = F.gelu(_layer_norm(q, probe, f"{pre}.norm2", eps=1e-5) @ probe[f"{pre}.mlp.fc1.weight"].T
                + probe[f"{pre}.mlp.fc1.bias"])
     q = q + h @ probe[f"{pre}.mlp.fc2.weight"].T + probe[f"{pre}.mlp.fc2.bias"]

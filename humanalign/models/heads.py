@@ -5,6 +5,10 @@ The attentive probe keeps V-JEPA's key layout (``pooler.query_tokens``,
 ``linear``), so released probe weights load strictly after :func:`humanalign.io.converters.convert_vjepa_probe`.
 One learned query token cross-attends to the frozen tokens ``[B, N, D]``; as in V-JEPA the first LayerNorm
 is applied to the tokens (keys/values), the query enters the residual stream unnormalised.
+
+As in the reference ``CrossAttention.forward`` (facebookresearch/jepa ``src/models/utils/modules.py``), the
+cross-attention's output projection ``xattn.proj`` is defined (so checkpoints load strictly) but never applied:
+in released probes those weights are untrained initial values.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ logger = logging.getLogger(__name__)
 
 
 class CrossAttention(nn.Module):
-    """Multi-head attention of queries ``[B, n, D]`` over tokens ``[B, N, D]`` (separate ``q``, fused ``kv``)."""
+    """Multi-head attention of queries ``[B, n, D]`` over tokens ``[B, N, D]`` (separate ``q``, fused ``kv``).
+
+    ``proj`` exists for V-JEPA's key layout only; like the reference, :meth:`forward` does not apply it.
+    """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True) -> None:
         super().__init__()
@@ -32,15 +39,16 @@ class CrossAttention(nn.Module):
         self.num_heads = num_heads
         self.q = nn.Linear(dim, dim, bias=qkv_bias)
         self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim)  # loaded, never called (as in V-JEPA)
 
     def forward(self, query: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Queries ``[B, n, D]``, tokens ``[B, N, D]`` -> attended values ``[B, n, D]`` (heads concatenated)."""
         b, n, d = query.shape
         h = self.num_heads
         q = self.q(query).reshape(b, n, h, d // h).transpose(1, 2)  # [B, h, n, d/h]
         kv = self.kv(tokens).reshape(b, tokens.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)  # [2, B, h, N, d/h]
         out = F.scaled_dot_product_attention(q, kv[0], kv[1])  # [B, h, n, d/h]
-        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+        return out.transpose(1, 2).reshape(b, n, d)
 
 
 class CrossAttentionBlock(nn.Module):
