@@ -19,21 +19,27 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 __all__ = [
     "CheckpointError",
+    "CorruptCheckpointError",
     "save_weights",
     "load_weights",
+    "read_weights",
     "load_state_dict_strict",
     "save_checkpoint",
     "latest_checkpoint",
+    "checkpoint_candidates",
     "read_meta",
     "save_train_state",
     "load_train_state",
@@ -49,6 +55,10 @@ LATEST = "LATEST"
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, incomplete, or its keys/shapes do not match the model."""
+
+
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint file cannot be read (truncated, not the format it claims, or refused as unsafe)."""
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -102,13 +112,29 @@ def load_weights(module: nn.Module, path: str | Path, prefix: str = "") -> nn.Mo
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
-    state = load_file(str(path))
+    state = read_weights(path)
     if prefix:
         state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         if not state:
             raise CheckpointError(f"{path}: no keys start with {prefix!r}")
     load_state_dict_strict(module, state, str(path))
     return module
+
+
+def read_weights(path: str | Path, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file.
+
+    Raises:
+        FileNotFoundError: if the file is absent. CorruptCheckpointError: naming the file, if it is
+        truncated or not safetensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    try:
+        return load_file(str(path), device=device)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CorruptCheckpointError(f"{path}: unreadable safetensors file ({err})") from err
 
 
 def save_train_state(state: dict[str, Any], path: str | Path) -> Path:
@@ -125,7 +151,16 @@ def load_train_state(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"train state not found: {path}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CorruptCheckpointError(f"{path}: refused: not loadable with weights_only=True ({first})") from err
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as err:
+        raise CorruptCheckpointError(f"{path}: unreadable train state ({err})") from err
+    if not isinstance(state, dict) or "step" not in state:
+        raise CorruptCheckpointError(f"{path}: not a train state (expected a mapping with a 'step')")
+    return state
 
 
 def save_checkpoint(run_dir: str | Path, step: int, weights: dict[str, torch.Tensor], meta: dict[str, Any],
@@ -167,6 +202,24 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     steps = sorted((int(p.name) for p in root.glob("*") if p.is_dir() and p.name.isdigit()
                     and (p / WEIGHTS).is_file()), reverse=True) if root.is_dir() else []
     return root / str(steps[0]) if steps else None
+
+
+def checkpoint_candidates(run_dir: str | Path) -> list[Path]:
+    """Every ``RUN/checkpoints/<step>/`` folder holding weights, newest first (the ``LATEST`` one leads).
+
+    Resume tries them in this order and falls back past any whose files turn out unreadable.
+    """
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    steps = sorted((int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()
+                    and (p / WEIGHTS).is_file()), reverse=True)
+    folders = [root / str(s) for s in steps]
+    latest = latest_checkpoint(run_dir)
+    if latest in folders:
+        folders.remove(latest)
+        folders.insert(0, latest)
+    return folders
 
 
 def read_meta(checkpoint_dir: str | Path) -> dict[str, Any]:

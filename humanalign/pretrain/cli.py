@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from humanalign.config import ConfigError, apply_overrides, from_dict, load_yaml, merge, to_dict
-from humanalign.pretrain.config import TrainConfig
+from humanalign.pretrain.config import TrainConfig, validate_train_config
 from humanalign.pretrain.distributed import cleanup_distributed, init_distributed
 from humanalign.pretrain.engine import NonFiniteLossError, RunResult, Trainer
 from humanalign.registry import PRETRAIN_METHODS
@@ -80,10 +80,7 @@ def resolve_config(method: str, preset: str | None, overrides: list[str], base: 
 
 
 def _validate(cfg: TrainConfig) -> None:
-    if cfg.steps < 1:
-        raise ConfigError(f"steps must be >= 1, got {cfg.steps}")
-    if cfg.data.batch_size < 1 or cfg.optim.accum_steps < 1:
-        raise ConfigError("data.batch_size and optim.accum_steps must be >= 1")
+    validate_train_config(cfg)  # every count and interval (ckpt_every=0, steps=-1, ...)
     if cfg.encoder.video and cfg.data.num_frames > 1 and cfg.data.num_frames != cfg.encoder.num_frames:
         raise ConfigError(f"data.num_frames ({cfg.data.num_frames}) must equal encoder.num_frames "
                           f"({cfg.encoder.num_frames}) for a video encoder")

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from humanalign.config import ConfigError
 from humanalign.models.vit import EncoderConfig
 
-__all__ = ["OptimConfig", "DataConfig", "TrainConfig"]
+__all__ = ["OptimConfig", "DataConfig", "TrainConfig", "validate_train_config"]
 
 
 @dataclass
@@ -83,3 +84,28 @@ class TrainConfig:
     tensorboard: bool = False
     compile: bool = False
     progress: bool = True
+
+
+#: (config key, smallest allowed value): every count and interval, checked before any work.
+_MINIMUMS: tuple[tuple[str, float], ...] = (
+    ("steps", 1), ("log_every", 1), ("ckpt_every", 1), ("keep_checkpoints", 0),
+    ("data.batch_size", 1), ("data.num_frames", 1), ("data.sampling_rate", 1), ("data.repeats", 1),
+    ("data.num_workers", 0), ("data.min_frames", 0), ("data.epoch_size", 1),
+    ("optim.accum_steps", 1), ("optim.warmup_steps", 0), ("optim.lr", 0.0), ("optim.min_lr", 0.0),
+    ("optim.clip_grad", 0.0), ("optim.weight_decay", 0.0),
+)
+
+
+def validate_train_config(cfg: TrainConfig) -> None:
+    """Check every count and interval of a run config (``ckpt_every=0`` would divide by zero mid-run).
+
+    Raises:
+        ConfigError: naming the first key out of range and its value.
+    """
+    for key, low in _MINIMUMS:
+        value: object = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < low:
+            bound = "> 0" if low == 1 else ">= 0"
+            raise ConfigError(f"config key {key!r} must be {bound}, got {value!r}")

@@ -43,13 +43,17 @@ from humanalign.data.collate import collate_clips
 from humanalign.io.checkpoints import (
     TRAIN_STATE,
     WEIGHTS,
+    CheckpointError,
+    CorruptCheckpointError,
+    checkpoint_candidates,
     latest_checkpoint,
     load_state_dict_strict,
     load_train_state,
+    read_weights,
     save_checkpoint,
 )
 from humanalign.models.attention import resolve_attention, set_attention
-from humanalign.pretrain.config import TrainConfig
+from humanalign.pretrain.config import TrainConfig, validate_train_config
 from humanalign.pretrain.cpu_memory import retain_freed_memory
 from humanalign.pretrain.distributed import DistInfo, all_gather_lists, all_reduce_mean
 
@@ -172,6 +176,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, method: nn.Module, dataset: Dataset, run_dir: str | Path,
                  dist_info: DistInfo | None = None, resume: bool = False,
                  skipped: list[str] | None = None) -> None:
+        validate_train_config(cfg)  # before any work: ckpt_every=0 would fail only after the first step
         self.cfg = cfg
         self.dist = dist_info or DistInfo()
         self.run_dir = Path(run_dir)
@@ -222,18 +227,36 @@ class Trainer:
             compile_blocks(module)
         return model
 
-    def _load_weights_for_resume(self) -> Path | None:
-        ckpt = latest_checkpoint(self.run_dir)
-        if ckpt is None:
+    def _load_weights_for_resume(self) -> tuple[Path, dict[str, Any]] | None:
+        """Load the newest intact checkpoint's weights; return it with its train state (None: no checkpoint).
+
+        A checkpoint whose weights or train state cannot be read (a truncated file, a train state refused
+        by ``weights_only``) is skipped with a warning saying which and why; if none is intact, raises
+        :class:`CheckpointError` listing them. A readable checkpoint that does not fit the model raises.
+        """
+        candidates = checkpoint_candidates(self.run_dir)
+        if not candidates:
             logger.info("no checkpoint in %s: starting from step 0", self.run_dir)
             return None
-        from safetensors.torch import load_file
+        problems = []
+        for ckpt in candidates:
+            try:
+                weights = read_weights(ckpt / WEIGHTS, device=str(self.device))
+                state = load_train_state(ckpt / TRAIN_STATE)
+            except (CorruptCheckpointError, FileNotFoundError) as err:
+                logger.warning("resume: skipping checkpoint %s: %s", ckpt, err)
+                problems.append(str(err))
+                continue
+            load_state_dict_strict(self.method, weights, str(ckpt))
+            if problems:
+                logger.warning("resume: falling back to checkpoint %s (skipped %d newer unreadable one(s))",
+                               ckpt, len(problems))
+            return ckpt, state
+        raise CheckpointError(f"{self.run_dir / 'checkpoints'}: no intact checkpoint to resume from: "
+                              + "; ".join(problems))
 
-        load_state_dict_strict(self.method, load_file(str(ckpt / WEIGHTS), device=str(self.device)), str(ckpt))
-        return ckpt
-
-    def _load_train_state(self, ckpt: Path) -> None:
-        state = load_train_state(ckpt / TRAIN_STATE)
+    def _load_train_state(self, checkpoint: tuple[Path, dict[str, Any]]) -> None:
+        ckpt, state = checkpoint
         if self.dist.enabled and self.cfg.distributed == "fsdp":
             from humanalign.pretrain.fsdp import load_full_optimizer_state
 
@@ -245,16 +268,35 @@ class Trainer:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         self.start_step = int(state["step"])
         self.skipped.update(dict.fromkeys(state.get("skipped", [])))
-        self._truncate_metrics(self.start_step)
         logger.info("resumed from %s at step %d", ckpt, self.start_step)
 
     def _truncate_metrics(self, step: int) -> None:
-        """Drop log lines past the resumed step (they belong to the interrupted tail)."""
+        """Drop log lines past ``step``, where this run starts (they belong to an interrupted tail).
+
+        Also runs when there is no checkpoint to resume from (then every line goes). A torn last line,
+        left by a kill in mid-write, is dropped with a warning; a broken line before it raises
+        ``ValueError`` naming the file and line.
+        """
         path = self.run_dir / "metrics.jsonl"
         if not path.is_file() or not self.dist.is_main:
             return
-        kept = [line for line in path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
+        lines = path.read_text(errors="replace").splitlines()
+        kept = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+            except ValueError as err:  # json.JSONDecodeError is a ValueError
+                if number == len(lines):
+                    logger.warning("%s: dropping torn last line %d (%s)", path, number, err)
+                    continue
+                raise ValueError(f"{path}, line {number}: not a metrics record ({err}); "
+                                 "fix or delete that line to resume") from err
+            if record.get("step", 0) <= step:
+                kept.append(line)
         path.write_text("".join(line + "\n" for line in kept))
 
     # -- checkpoints ------------------------------------------------------------------------------
@@ -316,6 +358,7 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.dist.is_main:
             save_yaml(c, self.run_dir / "config.yaml")
+            self._truncate_metrics(self.start_step)  # also with no checkpoint yet: no step logged twice
         writer = self._tensorboard()
         last_loss = float("nan")
         bar = tqdm(total=c.steps, initial=self.start_step, disable=not (c.progress and self.dist.is_main),
