@@ -1,4 +1,7 @@
-"""Results store: round trip, schema checks, concurrent writers, and a writer killed mid-append."""
+"""Results store: round trip, schema checks, concurrent writers, and a writer killed mid-append.
+
+Natural keys, identity, migration, read-only opens and merging: test_results_integrity.py, test_results_merge.py.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from humanalign.io.results import (
     SCHEMA_VERSION,
     ResultsSchemaError,
     ResultsStore,
+    ResultsStoreError,
     SchemaVersionError,
 )
 
@@ -27,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _rows(k: int, model: str = "vit_test_video") -> list[dict]:
     return [
-        {"model": model, "layer": 3, "benchmark": "robustness", "dataset": "sketch", "condition": f"c{i}",
+        {"model": model, "checkpoint_hash": "h0", "layer": 3, "benchmark": "robustness", "dataset": "sketch", "condition": f"c{i}",
          "metric": "accuracy", "value": i / 10, "ci_low": i / 10 - 0.05, "ci_high": i / 10 + 0.05,
          "n": 100, "seed": i % 2, "config_hash": "abc"}
         for i in range(k)
@@ -37,7 +41,7 @@ def _rows(k: int, model: str = "vit_test_video") -> list[dict]:
 def test_round_trip_filters_and_provenance(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "r.sqlite")
     assert store.append_metrics(pd.DataFrame(_rows(4))) == 4
-    store.append_metrics([{"model": "other", "benchmark": "rsa", "metric": "spearman", "value": np.float32(0.25),
+    store.append_metrics([{"model": "other", "checkpoint_hash": "h1", "benchmark": "rsa", "metric": "spearman", "value": np.float32(0.25),
                            "roi": "IT"}])
     df = store.metrics()
     assert list(df.columns[: len(METRIC_COLUMNS)]) == list(METRIC_COLUMNS)
@@ -102,8 +106,10 @@ def test_schema_version_is_stored_and_checked(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_database_is_named_in_the_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.sqlite"
     path.write_text("these are notes, not an SQLite database\n" * 100)
-    with pytest.raises(sqlite3.DatabaseError, match=r"results store .*notes\.sqlite: cannot open database"):
+    with pytest.raises(ResultsStoreError, match=r"^\S*notes\.sqlite: not an SQLite database$"):
         ResultsStore(path)
+    with pytest.raises(ResultsStoreError, match=r"^\S*notes\.sqlite: not an SQLite database$"):
+        ResultsStore(path, readonly=True)
 
 
 _WRITER = textwrap.dedent(
@@ -113,8 +119,8 @@ _WRITER = textwrap.dedent(
     store = ResultsStore(sys.argv[1])
     tag, batches = sys.argv[2], int(sys.argv[3])
     for b in range(batches):
-        rows = [{"model": tag, "benchmark": "b", "metric": "m", "value": float(i), "seed": b,
-                 "condition": "x" * 2000} for i in range(50)]
+        rows = [{"model": tag, "checkpoint_hash": "h", "benchmark": "b", "metric": "m", "value": float(i),
+                 "seed": b, "condition": f"{i:04d}" + "x" * 2000} for i in range(50)]
         store.append_metrics(rows)
         print(b, flush=True)
     """
