@@ -130,26 +130,68 @@ def elastic_transform(x: torch.Tensor, params: tuple[float, float, float],
 
 @functools.lru_cache(maxsize=32)
 def _box_matrix_cpu(n_out: int, n_in: int) -> torch.Tensor:
-    scale = n_in / n_out
-    starts = torch.arange(n_out, dtype=torch.float64) * scale
-    ends = starts + scale
-    left = torch.arange(n_in, dtype=torch.float64)
-    overlap = (torch.minimum(ends[:, None], left[None] + 1) - torch.maximum(starts[:, None], left[None])).clamp(min=0)
-    return overlap / scale
+    """PIL's BOX resampling weights, ``[n_out, n_in]`` (``precompute_coeffs`` in ``libImaging/Resample.c``).
+
+    Output pixel ``i`` has centre ``c = (i + 0.5) * scale``; input pixel ``j`` in the rounded window
+    ``[int(c - support + 0.5), int(c + support + 0.5))`` gets weight 1 if ``(j - c + 0.5) / scale`` lies in
+    ``(-0.5, 0.5]`` (its centre falls in the box), else 0; rows are normalised. The float64 operations are
+    PIL's, in its order, so ties at box edges fall the same way.
+    """
+    scale = float(n_in) / n_out
+    filterscale = max(scale, 1.0)
+    support = 0.5 * filterscale
+    inv = 1.0 / filterscale
+    centre = (torch.arange(n_out, dtype=torch.float64) + 0.5) * scale  # [n_out]
+    xmin = (centre - support + 0.5).trunc().clamp(min=0)  # C (int) truncation; arguments are positive
+    xmax = (centre + support + 0.5).trunc().clamp(max=n_in)
+    j = torch.arange(n_in, dtype=torch.float64)[None]  # [1, n_in]
+    arg = ((j - centre[:, None]) + 0.5) * inv
+    inside = (arg > -0.5) & (arg <= 0.5) & (j >= xmin[:, None]) & (j < xmax[:, None])
+    weights = inside.to(torch.float64)
+    return weights / weights.sum(1, keepdim=True).clamp(min=1.0)
+
+
+@functools.lru_cache(maxsize=32)
+def _nearest_index_cpu(n_out: int, n_in: int) -> torch.Tensor:
+    """Source index per output pixel of PIL's NEAREST resize (``ImagingScaleAffine`` in ``Geometry.c``).
+
+    PIL accumulates the position ``x = step / 2, x += step`` in float64 and truncates it; the running sum
+    (not ``(i + 0.5) * step``) decides the ties, so it is reproduced step by step.
+    """
+    step = float(n_in) / n_out
+    pos, out = step * 0.5, []
+    for _ in range(n_out):
+        out.append(min(int(pos), n_in - 1))
+        pos += step
+    return torch.tensor(out, dtype=torch.long)
 
 
 def box_resize_matrix(n_out: int, n_in: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """``[n_out, n_in]`` matrix of area-weighted (PIL BOX) downsampling."""
+    """``[n_out, n_in]`` matrix of PIL ``Image.BOX`` resampling (0/1 weights by pixel centre, normalised)."""
     return _box_matrix_cpu(int(n_out), int(n_in)).to(device=device, dtype=dtype)
 
 
 @corruption("pixelate", PIXELATE, family="digital", parameter="downscale factor")
 def pixelate(x: torch.Tensor, c: float, generator: torch.Generator | None) -> torch.Tensor:
-    """Box-downsample by the factor ``c``, upsample back with nearest neighbours; ``[B, 3, H, W] -> same``."""
+    """PIL-BOX-downsample by the factor ``c``, upsample back with nearest neighbours; ``[B, 3, H, W] -> same``.
+
+    As ``imagecorruptions``/ImageNet-C: ``resize((int(W c), int(H c)), BOX)`` then ``resize((W, H), NEAREST)``
+    on an 8-bit image. PIL resamples horizontally then vertically and rounds half up to uint8 after each pass;
+    so do we (in float64), so uint8-valued inputs give PIL's pixels exactly and the output lies on the 8-bit
+    grid like the reference's.
+    """
     h, w = x.shape[-2:]
     small_h, small_w = max(int(h * c), 1), max(int(w * c), 1)
-    small = box_resize_matrix(small_h, h, x.device, x.dtype) @ x @ box_resize_matrix(small_w, w, x.device, x.dtype).T
-    return F.interpolate(small, size=(h, w), mode="nearest-exact").clamp(0, 1)
+    x64 = x.to(torch.float64)
+    wide = _round_half_up_u8(x64 @ box_resize_matrix(small_w, w, x.device, torch.float64).T)  # [B, 3, H, w']
+    small = _round_half_up_u8(box_resize_matrix(small_h, h, x.device, torch.float64) @ wide)  # [B, 3, h', w']
+    rows, cols = _nearest_index_cpu(h, small_h).to(x.device), _nearest_index_cpu(w, small_w).to(x.device)
+    return small.index_select(-2, rows).index_select(-1, cols).clamp(0, 1).to(x.dtype)
+
+
+def _round_half_up_u8(v: torch.Tensor) -> torch.Tensor:
+    """PIL's 8-bit rounding of a resampling pass, ``floor(255 v + 0.5) / 255``; the 1e-4 absorbs float error."""
+    return torch.floor(v * 255 + (0.5 + 1e-4)).clamp(0, 255) / 255
 
 
 @corruption("jpeg_compression", JPEG_QUALITY, family="digital", parameter="JPEG quality")
