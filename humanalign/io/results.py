@@ -693,7 +693,8 @@ class ResultsStore:
             dataset: Data set name.
             config_hash: Protocol/config hash.
             metric: The metric row a finished cell writes (e.g. ``"accuracy"``).
-            **key_columns: Other metric key columns to match (``layer``, ``seed``).
+            **key_columns: Other metric key columns to match (``layer``, ``seed``; None matches a row
+                without one); key columns not given match any value.
 
         Returns:
             The stored ``condition`` values (``""`` for a row without one).
