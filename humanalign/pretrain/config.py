@@ -82,6 +82,7 @@ class TrainConfig:
     ckpt_every: int = 100
     keep_checkpoints: int = 3
     tensorboard: bool = False
+    wandb: bool = False  # Weights & Biases (humanalign.pretrain.tracking); WANDB_MODE=offline works
     compile: bool = False
     progress: bool = True
 

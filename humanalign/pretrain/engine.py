@@ -52,10 +52,12 @@ from humanalign.io.checkpoints import (
     read_weights,
     save_checkpoint,
 )
+from humanalign.launch.save_request import SaveRequest
 from humanalign.models.attention import resolve_attention, set_attention
 from humanalign.pretrain.config import TrainConfig, validate_train_config
 from humanalign.pretrain.cpu_memory import retain_freed_memory
 from humanalign.pretrain.distributed import DistInfo, all_gather_lists, all_reduce_mean
+from humanalign.pretrain.tracking import Tracker
 
 __all__ = ["Trainer", "RunResult", "NonFiniteLossError", "StepBatchSampler", "lr_at", "weight_decay_at", "step_seed",
            "make_optimizer", "compile_blocks"]
@@ -359,7 +361,9 @@ class Trainer:
         if self.dist.is_main:
             save_yaml(c, self.run_dir / "config.yaml")
             self._truncate_metrics(self.start_step)  # also with no checkpoint yet: no step logged twice
-        writer = self._tensorboard()
+        writer = Tracker(c, self.run_dir, self.dist.is_main, self.device)  # tensorboard, wandb, memory, MFU
+        save_request = SaveRequest.from_env()  # set by humanalign.launch jobs: save now and stop (preemption)
+        end_step = self.start_step
         last_loss = float("nan")
         bar = tqdm(total=c.steps, initial=self.start_step, disable=not (c.progress and self.dist.is_main),
                    desc=f"{c.method}", unit="step", dynamic_ncols=True)
@@ -381,10 +385,12 @@ class Trainer:
                 generator = torch.Generator().manual_seed(step_seed(c.seed, step, micro, self.dist.rank))
                 sync = micro == c.optim.accum_steps - 1 or not self.dist.enabled
                 context = self.model.no_sync() if (not sync and hasattr(self.model, "no_sync")) else nullcontext()
+                writer.begin_flop_count(step == self.start_step)
                 with context, self._autocast():
                     out = self.model(batch, generator)
                     loss = out["loss"] / c.optim.accum_steps
                 loss.backward()
+                writer.end_flop_count()
                 loss_sum += loss.detach().float()
                 clips_since += _batch_clips(batch)
             mean_loss = all_reduce_mean(loss_sum, self.dist)
@@ -403,7 +409,7 @@ class Trainer:
             if hook is not None:
                 hook(step, c.steps)
             last_loss = float(mean_loss.item())
-            done = step + 1
+            done = end_step = step + 1
             bar.update(1)
             if done % c.log_every == 0 or done == c.steps:
                 elapsed = time.perf_counter() - tic
@@ -413,38 +419,39 @@ class Trainer:
                 for key, value in out.items():
                     if key != "loss" and isinstance(value, torch.Tensor) and value.numel() == 1:
                         record[key] = float(value)
+                record.update(writer.extras(done))
                 self._log(record, writer)
                 bar.set_postfix(loss=f"{last_loss:.4f}")
                 tic, clips_since = time.perf_counter(), 0
-            if done % c.ckpt_every == 0 or done == c.steps:
+            stop = done < c.steps and self._save_requested(save_request)
+            if stop or done % c.ckpt_every == 0 or done == c.steps:
                 self.save(done)
+            if stop:
+                if self.dist.is_main:
+                    save_request.acknowledge(done)
+                logger.warning("save requested (preemption or time limit): saved step %d and stopped", done)
+                break
         bar.close()
         self.skipped = dict.fromkeys(all_gather_lists(list(self.skipped), self.dist))
         if self.dist.is_main:
             self._finish()
-        if writer is not None:
-            writer.close()
-        return RunResult(self.run_dir, self.start_step, c.steps, last_loss, list(self.skipped))
+        writer.close()
+        return RunResult(self.run_dir, self.start_step, end_step, last_loss, list(self.skipped))
 
     # -- outputs ----------------------------------------------------------------------------------
-    def _tensorboard(self) -> Any:
-        if not (self.cfg.tensorboard and self.dist.is_main):
-            return None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as err:  # pragma: no cover - depends on an optional package
-            raise RuntimeError("tensorboard=true needs the 'tensorboard' package (pip install tensorboard)") from err
-        return SummaryWriter(str(self.run_dir / "tensorboard"))
+    def _save_requested(self, request: SaveRequest | None) -> bool:
+        """Whether a launcher asked to save and stop; every process gets the main process's answer."""
+        if request is None:
+            return False
+        flag = torch.tensor(float(self.dist.is_main and request.pending()), device=self.device)
+        return bool(all_reduce_mean(flag, self.dist) > 0)
 
-    def _log(self, record: dict[str, float], writer: Any) -> None:
+    def _log(self, record: dict[str, float], writer: Tracker) -> None:
         if not self.dist.is_main:
             return
         with open(self.run_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
-        if writer is not None:
-            for key, value in record.items():
-                if key not in ("step", "time"):
-                    writer.add_scalar(key, value, record["step"])
+        writer.log(record)
 
     def _finish(self) -> None:
         if self.skipped:
