@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from humanalign.report.style import model_color, model_marker, styled_axes
+from humanalign.report.style import PALETTE, model_color, model_marker, styled_axes
 
 __all__ = ["plot_metric_points", "plot_contrast_forest", "plot_scaling"]
 
@@ -91,14 +91,20 @@ def plot_contrast_forest(rows: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
+_SERIES_STYLES = ("-", "--", "-.", ":")
+_RELEASED_MARKERS = ("*", "P", "X", "D", "v", "h")
+
+
 def plot_scaling(rows: pd.DataFrame, ax: Axes | None = None, x: str = "hours", series: str = "condition",
-                 show_pi: bool = True) -> Axes:
+                 show_pi: bool = True, limits: tuple[float | None, float | None] | None = None) -> Axes:
     """Scaling trends: fitted mean curve with CI band (and prediction interval), observed points.
 
     Rows with ``metric == "fit_mean"`` are curve points (``value`` = mean, ``ci_low``/``ci_high``
     = confidence band, optional ``pi_low``/``pi_high``; the curve is dashed beyond the largest
     fitted point); other rows are observations, drawn by ``role``: ``fit`` (filled circles),
-    ``heldout`` (stars), ``reference`` (open diamonds).
+    ``heldout`` (one marker shape per released model, named in the legend), ``reference`` (open
+    diamonds). Each series (e.g. 10-shot, 50-shot) has its own colour and line style; bands are
+    clipped to ``limits`` (default: the metric's range from the glossary, e.g. 0-100 %).
 
     Args:
         rows: Rows of one dataset/metric, with an ``x`` column (e.g. hours).
@@ -106,38 +112,50 @@ def plot_scaling(rows: pd.DataFrame, ax: Axes | None = None, x: str = "hours", s
         x: Data-size column (log-scaled axis).
         series: Column that separates trends (e.g. ``condition`` = "10-shot").
         show_pi: Also shade the prediction interval.
+        limits: ``(low, high)`` the bands and the y axis are clipped to.
     """
+    from humanalign.report.glossary import metric_info
+
     ax = styled_axes(ax)
     if rows.empty or x not in rows:
         ax.text(0.5, 0.5, "no scaling rows", ha="center", va="center", transform=ax.transAxes)
         return ax
     curve_mask = rows["metric"] == "fit_mean"
     obs = rows[~curve_mask]
+    metric = str(obs["metric"].iloc[0]) if not obs.empty else "value"
+    info = metric_info(metric)
+    lo, hi = limits if limits is not None else (info.lo, info.hi)
     role = obs["role"] if "role" in obs else pd.Series("fit", index=obs.index)
-    for name in dict.fromkeys(rows[series].astype(str)):
-        color = model_color(name)
+    released = list(dict.fromkeys(obs.loc[role == "heldout", "model"].astype(str))) if "model" in obs else []
+    for k, name in enumerate(dict.fromkeys(rows[series].astype(str))):
+        color, style = PALETTE[k % len(PALETTE)], _SERIES_STYLES[k % len(_SERIES_STYLES)]
         cur = rows[curve_mask & (rows[series].astype(str) == name)].sort_values(x)
         fit_pts = obs[(obs[series].astype(str) == name) & (role == "fit")]
         if not cur.empty:
             xmax = fit_pts[x].max() if not fit_pts.empty else cur[x].max()
             inside, beyond = cur[cur[x] <= xmax], cur[cur[x] >= xmax]
-            ax.plot(inside[x], inside["value"], color=color, label=f"{name} fit")
-            ax.plot(beyond[x], beyond["value"], color=color, linestyle="--")
-            ax.fill_between(cur[x], cur["ci_low"], cur["ci_high"], color=color, alpha=0.25, linewidth=0)
+            ax.plot(inside[x], inside["value"], color=color, linestyle=style, label=f"{name}: fit")
+            ax.plot(beyond[x], beyond["value"], color=color, linestyle=style, alpha=0.6)
+            ax.fill_between(cur[x], cur["ci_low"].clip(lo, hi), cur["ci_high"].clip(lo, hi), color=color,
+                            alpha=0.25, linewidth=0)
             if show_pi and "pi_low" in cur and cur["pi_low"].notna().any():
-                ax.fill_between(cur[x], cur["pi_low"], cur["pi_high"], color=color, alpha=0.1, linewidth=0)
-        for kind, marker, face, size in (("fit", "o", color, 30), ("heldout", "*", color, 140),
-                                         ("reference", "D", "none", 36)):
-            pts = obs[(obs[series].astype(str) == name) & (role == kind)]
-            if not pts.empty:
-                ax.scatter(pts[x], pts["value"], marker=marker, s=size, facecolors=face, edgecolors=color
-                           if kind != "heldout" else "black", linewidths=0.8, zorder=3,
-                           label=f"{name} {kind}" if kind != "fit" else None)
-                if kind == "heldout" and "model" in pts:
-                    for px, py, label in zip(pts[x], pts["value"], pts["model"].astype(str), strict=True):
-                        ax.annotate(label, (px, py), xytext=(5, -2), textcoords="offset points", fontsize=6)
+                ax.fill_between(cur[x], cur["pi_low"].clip(lo, hi), cur["pi_high"].clip(lo, hi), color=color,
+                                alpha=0.08, linewidth=0)
+        pts = obs[(obs[series].astype(str) == name) & (role == "fit")]
+        ax.scatter(pts[x], pts["value"], marker="o", s=28, color=color, zorder=3)
+        pts = obs[(obs[series].astype(str) == name) & (role == "reference")]
+        if not pts.empty:
+            ax.scatter(pts[x], pts["value"], marker="D", s=32, facecolors="none", edgecolors=color, zorder=3,
+                       label=f"{name}: reference protocol")
+        for model, grp in obs[(obs[series].astype(str) == name) & (role == "heldout")].groupby("model", sort=False):
+            marker = _RELEASED_MARKERS[released.index(str(model)) % len(_RELEASED_MARKERS)]
+            ax.scatter(grp[x], grp["value"], marker=marker, s=90 if marker == "*" else 45, color=color,
+                       edgecolors="black", linewidths=0.6, zorder=4, label=f"{name}: {model} (held out)")
     ax.set_xscale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel(str(obs["metric"].iloc[0]) if not obs.empty else "value")
+    ax.set_xlabel("pretraining video (hours, log scale)" if x == "hours" else x)
+    ax.set_ylabel(info.label)
+    if lo is not None and hi is not None:
+        top = min(hi, float(np.nanmax(obs["value"])) * 1.15 + 1e-9) if not obs.empty else hi
+        ax.set_ylim(lo, max(top, lo + 1e-9))
     ax.legend(loc="upper left", fontsize=7)
     return ax

@@ -17,11 +17,12 @@ import logging
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.patches import Rectangle
 
 from humanalign.io.trials import is_human
 from humanalign.report.style import model_color, model_marker, require_columns, styled_axes
 
-__all__ = ["plot_shape_bias", "plot_consistency_vs_accuracy"]
+__all__ = ["plot_shape_bias", "plot_consistency_vs_accuracy", "plot_ood_accuracy"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,20 +76,26 @@ def plot_shape_bias(per_category: pd.DataFrame, overall: pd.DataFrame | None = N
 
 
 def plot_consistency_vs_accuracy(summary: pd.DataFrame, ax: Axes | None = None,
-                                 annotate: bool = True) -> Axes:
+                                 annotate: bool = True,
+                                 human_range: tuple[float, float, float, float] | None = None) -> Axes:
     """Error consistency (y) against accuracy difference to humans (x), one point per observer.
 
     Args:
         summary: Columns ``observer, accuracy_difference, error_consistency`` (from
             ``benchmark_summary``); optional ``*_ci_low``/``*_ci_high`` columns draw error bars.
         ax: Axes to draw on (default: a new 5 x 4 inch figure).
-        annotate: Name the observers: next to their points (up to 3), else in a legend.
+        annotate: Name the observers: next to their points (up to 3), else in a legend outside the axes.
+        human_range: ``(x0, x1, y0, y1)`` of the human-to-human range, shaded grey.
 
     Returns:
         The Axes.
     """
     require_columns(summary, ["observer", "accuracy_difference", "error_consistency"], "plot_consistency_vs_accuracy")
     ax = styled_axes(ax, (5, 4))
+    if human_range is not None:
+        x0, x1, y0, y1 = human_range
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor="0.85", edgecolor="none", zorder=0,
+                               label="human range"))
     label_points = annotate and len(summary) <= 3  # more points: a legend, since names would overlap
     for row in summary.itertuples(index=False):
         obs = str(row.observer)
@@ -105,9 +112,68 @@ def plot_consistency_vs_accuracy(summary: pd.DataFrame, ax: Axes | None = None,
         if label_points:
             ax.annotate(obs, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     if annotate and not label_points:
-        ax.legend(loc="best", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.axhline(0.0, color="grey", linewidth=0.8, linestyle="--")
     ax.set_xlabel("accuracy difference to humans (squared, lower = more human-like)")
     ax.set_ylabel("error consistency with humans (kappa)")
     ax.set_xlim(left=0)
+    return ax
+
+
+def _ordered_levels(values: pd.Series) -> tuple[list[str], bool]:
+    """Distinct condition levels, numerically sorted when all are numbers (then lines may join them)."""
+    levels = list(dict.fromkeys(values.fillna("").astype(str)))
+    try:
+        return sorted(levels, key=float), True
+    except ValueError:
+        return levels, False
+
+
+def plot_ood_accuracy(rows: pd.DataFrame, ax: Axes | None = None, chance: float | None = None) -> Axes:
+    """Accuracy per out-of-distribution data set, one marker series per observer (humans in black).
+
+    Within a data set whose conditions are ordered numbers (e.g. contrast levels), the points of an
+    observer are joined over those levels; data sets and unordered conditions are never joined.
+
+    Args:
+        rows: Columns ``model, dataset, condition, value`` and optionally ``ci_low``/``ci_high``.
+        ax: Axes to draw on.
+        chance: Chance accuracy, drawn as a dashed line.
+    """
+    require_columns(rows, ["model", "dataset", "value"], "plot_ood_accuracy")
+    ax = styled_axes(ax, (5, 3))
+    frame = rows.copy()
+    frame["condition"] = frame["condition"] if "condition" in frame else ""
+    datasets = list(dict.fromkeys(frame["dataset"].astype(str)))
+    observers = [o for o in dict.fromkeys(frame["model"].astype(str)) if o != "humans"]
+    observers += ["humans"] if (frame["model"] == "humans").any() else []
+    ticks, labels, x0 = [], [], 0.0
+    width = 0.7 / max(len(observers), 1)
+    for dataset in datasets:
+        sub = frame[frame["dataset"].astype(str) == dataset]
+        levels, numeric = _ordered_levels(sub["condition"])
+        for j, level in enumerate(levels):
+            ticks.append(x0 + j)
+            labels.append(dataset if len(levels) == 1 else f"{dataset}\n{level}")
+        for k, obs in enumerate(observers):
+            pts = sub[sub["model"].astype(str) == obs].copy()
+            if pts.empty:
+                continue
+            pts["pos"] = [x0 + levels.index(c) + (k - (len(observers) - 1) / 2) * width
+                          for c in pts["condition"].fillna("").astype(str)]
+            pts = pts.sort_values("pos")
+            err = None
+            if {"ci_low", "ci_high"} <= set(pts.columns) and pts["ci_low"].notna().all():
+                err = np.clip(np.vstack([pts["value"] - pts["ci_low"], pts["ci_high"] - pts["value"]]), 0, None)
+            ax.errorbar(pts["pos"], pts["value"], yerr=err, fmt=_marker(obs), color=model_color(obs), capsize=2,
+                        linestyle="-" if numeric and len(levels) > 1 else "none", markersize=5,
+                        label=obs if dataset == datasets[0] else None)
+        x0 += len(levels) + 0.6
+    if chance is not None:
+        ax.axhline(chance, color="0.4", lw=0.9, ls="--", label="chance")
+    ax.set_xticks(ticks, labels)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("accuracy (16 classes)")
+    ax.grid(axis="x", visible=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return ax

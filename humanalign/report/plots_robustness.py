@@ -21,22 +21,35 @@ __all__ = ["plot_accuracy_vs_severity", "plot_family_curves", "plot_corruption_h
 logger = logging.getLogger(__name__)
 
 
+_STYLES = ("-", "--", ":", "-.")
+
+
 def plot_accuracy_vs_severity(df: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
-    """One line per model: accuracy (``value``) against ``severity`` with a CI band.
+    """One line per model (and per ``corruption`` when that column is present): accuracy against severity.
+
+    Lines join the severities of one corruption only; corruptions get different line styles
+    (in sorted order), so unrelated corruptions are never joined.
 
     Args:
-        df: Columns ``model``, ``severity`` (0 = clean), ``value``; optional ``ci_low``/``ci_high``.
+        df: Columns ``model``, ``severity`` (0 = clean), ``value``; optional ``corruption`` and
+            ``ci_low``/``ci_high`` (a CI band).
         ax: Axes to draw into (a new figure if None).
         title: Axes title.
     """
     require_columns(df, ("model", "severity", "value"), "plot_accuracy_vs_severity")
     ax = styled_axes(ax, (3.4, 2.6))
-    for model, grp in df.groupby("model", sort=True):
+    keys = ["model", "corruption"] if "corruption" in df.columns else ["model"]
+    corruptions = sorted(df["corruption"].astype(str).unique()) if "corruption" in df.columns else []
+    for key, grp in df.groupby(keys, sort=True):
+        model = key[0] if isinstance(key, tuple) else key
+        style = _STYLES[corruptions.index(str(key[1])) % len(_STYLES)] if corruptions else "-"
         grp = grp.sort_values("severity")
         color = model_color(str(model))
-        ax.plot(grp["severity"], grp["value"], marker=model_marker(str(model)), color=color, label=str(model))
+        label = str(model) if not corruptions or str(key[1]) == corruptions[0] else None
+        ax.plot(grp["severity"], grp["value"], marker=model_marker(str(model)), color=color, label=label,
+                linestyle=style)
         if {"ci_low", "ci_high"} <= set(grp.columns) and grp["ci_low"].notna().any():
-            ax.fill_between(grp["severity"], grp["ci_low"], grp["ci_high"], color=color, alpha=0.15, linewidth=0)
+            ax.fill_between(grp["severity"], grp["ci_low"], grp["ci_high"], color=color, alpha=0.12, linewidth=0)
     ax.set_xlabel("severity")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.02)

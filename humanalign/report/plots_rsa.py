@@ -23,7 +23,7 @@ from scipy.stats import rankdata
 
 from humanalign.report.style import model_color, model_marker, require_columns
 
-__all__ = ["plot_rdm", "plot_layer_profile", "plot_model_bars"]
+__all__ = ["plot_rdm", "plot_layer_profile", "plot_model_bars", "plot_pairwise_matrix"]
 
 logger = logging.getLogger(__name__)
 
@@ -182,4 +182,40 @@ def plot_model_bars(
     ax.set_title(title)
     if noise_ceiling is not None:
         ax.legend(loc="upper right")
+    return ax
+
+
+def plot_pairwise_matrix(pairs: pd.DataFrame, ax: Axes | None = None, *, alpha: float = 0.05,
+                         p_column: str = "p_holm", title: str = "") -> Axes:
+    """Model x model matrix of RSA differences (row - column), stars where the paired test rejects.
+
+    Args:
+        pairs: Columns ``model_a``, ``model_b``, ``difference`` (a - b) and ``p_column``.
+        ax: Axes to draw on.
+        alpha: Significance level for the star.
+        p_column: Which p-value column decides significance (e.g. Holm-adjusted).
+        title: Axes title.
+    """
+    require_columns(pairs, ("model_a", "model_b", "difference", p_column), "plot_pairwise_matrix")
+    names = list(dict.fromkeys([*pairs["model_a"].astype(str), *pairs["model_b"].astype(str)]))
+    k = len(names)
+    diff = np.full((k, k), np.nan)
+    sig = np.zeros((k, k), dtype=bool)
+    for rec in pairs.itertuples(index=False):
+        i, j = names.index(str(rec.model_a)), names.index(str(rec.model_b))
+        diff[i, j], diff[j, i] = rec.difference, -rec.difference
+        sig[i, j] = sig[j, i] = getattr(rec, p_column) < alpha
+    ax = styled_axes(ax, (0.5 * k + 2.4, 0.5 * k + 1.6))
+    bound = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 1.0
+    im = ax.imshow(diff, cmap="RdBu_r", vmin=-bound, vmax=bound)
+    ax.grid(False)
+    short = [n.split(":")[0] for n in names] if len({n.split(":")[0] for n in names}) == k else names
+    ax.set_xticks(range(k), short, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(k), short, fontsize=7)
+    for i in range(k):
+        for j in range(k):
+            if sig[i, j]:
+                ax.text(j, i, "*", ha="center", va="center", fontsize=10)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="RSA difference (row - column)")
+    ax.set_title(title)
     return ax

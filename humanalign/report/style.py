@@ -30,7 +30,10 @@ from matplotlib.figure import Figure  # noqa: E402
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PALETTE", "HUMAN_COLOR", "apply_style", "styled_axes", "model_color", "model_marker", "save_figure", "require_columns"]
+__all__ = [
+    "PALETTE", "HUMAN_COLOR", "FIGURE_PROBLEMS", "apply_style", "styled_axes", "model_color", "model_marker",
+    "save_figure", "require_columns", "ONE_COLUMN_IN", "TWO_COLUMN_IN",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,9 @@ PALETTE: tuple[str, ...] = (
     "#332288", "#44AA99", "#999933", "#882255",
 )  # fmt: skip
 HUMAN_COLOR = "#000000"
+#: Figure widths (inches) of one column and of the full text width of a two-column paper.
+ONE_COLUMN_IN = 3.5
+TWO_COLUMN_IN = 7.0
 
 # Fixed colours for the study's main contrasts: video models blue, image models red, published green.
 _FIXED: dict[str, str] = {
@@ -142,8 +148,15 @@ def model_marker(name: str) -> str:
     return "^"
 
 
+#: Layout problems of the figures saved in this process: path stem -> messages (see :mod:`figcheck`).
+FIGURE_PROBLEMS: dict[str, list[str]] = {}
+
+
 def save_figure(fig: Figure, path: str | Path, formats: tuple[str, ...] = ("pdf", "png")) -> list[Path]:
-    """Save a figure as vector PDF and raster PNG next to each other.
+    """Save a figure as vector PDF and raster PNG next to each other, after checking its layout.
+
+    Overlapping text and a figure wider than a two-column page are logged as warnings and recorded in
+    :data:`FIGURE_PROBLEMS` (the report builder writes them to ``figure_checks.json``).
 
     Args:
         fig: The figure.
@@ -157,6 +170,12 @@ def save_figure(fig: Figure, path: str | Path, formats: tuple[str, ...] = ("pdf"
     if base.suffix.lower() in {".pdf", ".png", ".svg"}:
         base = base.with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)
+    from humanalign.report.figcheck import text_overlaps, too_wide
+
+    problems = text_overlaps(fig) + [p for p in (too_wide(fig),) if p]
+    FIGURE_PROBLEMS[str(base)] = problems
+    for problem in problems:
+        logger.warning("figure %s: %s", base.name, problem)
     written = []
     for fmt in formats:
         out = base.parent / f"{base.name}.{fmt}"

@@ -17,21 +17,37 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["format_value", "format_ci", "metric_table", "to_markdown", "to_html", "to_latex"]
+__all__ = ["format_value", "format_p", "format_ci", "metric_table", "to_markdown", "to_html", "to_latex"]
 
 logger = logging.getLogger(__name__)
 
 
 def format_value(value: Any, digits: int = 3) -> str:
-    """Compact number: ``digits`` significant digits, small/large values in scientific form."""
+    """Fixed-precision number: ``digits`` decimals below 1 (so ``-9e-18`` reads ``0.000``), else ``digits``
+    significant digits; only values of 1e5 and above use scientific form."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return ""
     if isinstance(value, str):
         return value
     x = float(value)
-    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if abs(x) >= 1e5:
         return f"{x:.{max(digits - 1, 1)}e}"
-    return f"{x:#.{digits}g}".rstrip(".") if abs(x) >= 1 else f"{x:.{digits}f}"
+    if abs(x) < 1:
+        text = f"{x:.{digits}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
+    return f"{x:#.{digits}g}".rstrip(".")
+
+
+def format_p(p: Any, prefix: bool = False) -> str:
+    """A p-value as ``0.012``, ``< 0.001`` or ``1.000``; with ``prefix`` as ``= 0.012`` / ``< 0.001``."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return ""
+    x = float(p)
+    if x < 0.001:
+        return "< 0.001"
+    return f"= {x:.3f}" if prefix else f"{x:.3f}"
 
 
 def format_ci(value: Any, low: Any = None, high: Any = None, digits: int = 3) -> str:
