@@ -6,6 +6,8 @@ Examples::
     python -m humanalign.pretrain egocentric --out runs/stmae --resume --steps 400
     python -m humanalign.pretrain synthetic --stage 2 --preset tiny --steps 200 --out runs/moving-circles
     torchrun --nproc_per_node 8 -m humanalign.pretrain egocentric --data /videos --preset hvm1-224 --out runs/hvm1
+    python -m humanalign.pretrain egocentric --data /videos --preset hvm1-224 --out runs/hvm1 \
+        --launcher slurm --nodes 4 --gpus-per-node 8 --partition gpu --time 48:00:00 --dry-run
     python -m humanalign.pretrain list
 """
 
@@ -21,7 +23,9 @@ from typing import Any
 
 import torch
 
+from humanalign.cli import add_verbose_arg, run_cli
 from humanalign.config import ConfigError, apply_overrides, from_dict, load_yaml, merge, to_dict
+from humanalign.launch import add_launcher_args, launch
 from humanalign.pretrain.config import TrainConfig, validate_train_config
 from humanalign.pretrain.distributed import cleanup_distributed, init_distributed
 from humanalign.pretrain.engine import NonFiniteLossError, RunResult, Trainer
@@ -116,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--quiet", action="store_true", help="only warnings and errors")
+    add_verbose_arg(p)
+    add_launcher_args(p)  # --launcher torchrun|local|slurm, resources, --dry-run (humanalign.launch)
     return p
 
 
@@ -123,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit code."""
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what a launcher re-runs in its job
     unknown = [r for r in rest if r.startswith("-") or "=" not in r]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -134,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
             spec = PRETRAIN_METHODS.get(name)
             print(f"{name:12s} {spec.description}\n{'':12s} presets: {', '.join(preset_names(name)) or '-'}")
         return 0
+    return run_cli(lambda: _train(args), verbose=args.verbose)
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Resolve the config and train; bad input raises and :func:`run_cli` reports it in one line."""
     try:
         PRETRAIN_METHODS.get(args.method)
         out = Path(args.out) if args.out else Path("runs") / f"{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -160,10 +172,9 @@ def main(argv: list[str] | None = None) -> int:
             changed = _changed_keys(base, to_dict(cfg))
             if changed - {"steps"}:
                 logger.warning("resuming with changed settings: %s", ", ".join(sorted(changed)))
+        if args.launcher:  # run the same command (validated above) under torchrun, as a job, or on SLURM
+            return launch(args, args.argv, entry="humanalign.pretrain", run_dir=out)
         result = run(cfg, out, resume=args.resume)
-    except (ConfigError, FileNotFoundError, KeyError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except NonFiniteLossError as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
