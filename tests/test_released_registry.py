@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from humanalign.__main__ import main as cli_main
+from humanalign.io.checkpoints import CheckpointError
 from humanalign.models import load_model
 from humanalign.models.released import RELEASED, CheckpointNotFoundError, ReleasedModel, build_released
 from humanalign.registry import MODELS
@@ -160,22 +161,27 @@ def test_download_of_absent_address_reports_url(ckpt_dir, file_server):
         build_released(spec, allow_download=True)
 
 
-def test_shapes_in_the_file_override_a_wrong_entry_with_a_warning(ckpt_dir, caplog):
+def test_a_file_that_does_not_fit_the_entry_is_an_error_naming_file_and_mismatch(ckpt_dir):
+    """Shapes in the file never silently replace the entry's architecture (a ViT-S file in a ViT-B entry
+    would build a model with the wrong head count)."""
     ckpt_dir.mkdir(parents=True)
     _tiny_hvm1_file(ckpt_dir / "tiny.pth")
     spec = _tiny_spec(None, "tiny.pth")
     wrong = dataclasses.replace(spec, architecture={**spec.architecture, "img_size": 224, "num_frames": 16})
-    with caplog.at_level("WARNING", logger="humanalign.models.released"):
-        enc = build_released(wrong, allow_download=False)
-    assert enc.img_size == S and enc.num_frames == FRAMES
-    assert "img_size=224" in caplog.text and "num_frames=16" in caplog.text
+    with pytest.raises(CheckpointError, match=r"tiny\.pth: does not fit the architecture: .*img_size=224"):
+        build_released(wrong, allow_download=False)
 
 
-def test_load_model_by_registry_name_reads_the_file_from_the_checkpoint_folder(ckpt_dir):
-    """``load_model("hvm1")`` end to end on a tiny file saved under the release's file name."""
+def test_load_model_by_registry_name_reads_the_file_from_the_checkpoint_folder(ckpt_dir, monkeypatch):
+    """``load_model("hvm1")`` end to end on a tiny file saved under the release's file name (the entry's
+    architecture is shrunk to the tiny file's, as the strict rule requires)."""
+    from humanalign.models import released
+
     ckpt_dir.mkdir(parents=True)
     _tiny_hvm1_file(ckpt_dir / "hvm1_none.pth")
-    enc = load_model("hvm1")  # shapes come from the file; the entry supplies the 16 heads
+    tiny = dataclasses.replace(RELEASED["hvm1"], architecture={**_tiny_spec(None, "x").architecture, "num_heads": 16})
+    monkeypatch.setitem(released.RELEASED, "hvm1", tiny)
+    enc = load_model("hvm1")
     assert enc.model_name == "hvm1" and enc.embed_dim == D and enc.cfg.num_heads == 16 and enc.head is None
     assert enc.released["url"].endswith("hvm1_none.pth") and not enc.training
 
@@ -200,8 +206,9 @@ def test_vjepa_probe_entry_loads_encoder_and_attentive_probe(ckpt_dir):
                ckpt_dir / "tiny-vjepa-probe.pth.tar")
     spec = dataclasses.replace(
         RELEASED["vjepa-l16-k400-probe"], name="vjepa_tiny", filename="tiny-vjepa.pth.tar", url=None,
-        architecture={**RELEASED["vjepa-l16"].architecture, "num_heads": HEADS}, converter_kwargs={"img_size": S},
-        probe={"filename": "tiny-vjepa-probe.pth.tar", "url": None, "converter": "vjepa_probe"})
+        architecture={**RELEASED["vjepa-l16"].architecture, "num_heads": HEADS, "embed_dim": D, "depth": 1,
+                      "patch_size": P, "img_size": S, "num_frames": FRAMES, "tubelet_size": TUB},
+        converter_kwargs={"img_size": S}, probe={"filename": "tiny-vjepa-probe.pth.tar", "url": None, "converter": "vjepa_probe"})
     enc = build_released(spec, allow_download=False)
     assert isinstance(enc.head, AttentiveClassifier) and enc.head.linear.out_features == 4
     clip = torch.randn(2, 3, FRAMES, S, S)

@@ -1,7 +1,7 @@
 """Turn stimulus pixels into normalised model input: resize, centre-crop, scale, normalise.
 
 Images (``uint8 [H, W, 3]``) become ``float [3, S, S]``; clips (``uint8 [T, H, W, 3]``) become
-``float [3, T, S, S]`` with ``S = model.img_size``. The shorter side is resized (bilinear,
+``float [3, T, S, S]``. The shorter side is resized (bilinear or bicubic,
 antialiased) to ``round(S / crop_fraction)`` and the centre ``S x S`` is cropped; values are scaled
 to [0, 1] and normalised with the model's ``input_mean`` / ``input_std``.
 """
@@ -31,17 +31,19 @@ class Preprocessing:
         std: Per-channel standard deviation on the [0, 1] scale.
         crop_fraction: Fraction of the resized shorter side kept by the centre crop (1.0 = resize
             the shorter side straight to ``S``).
+        interpolation: ``"bilinear"`` or ``"bicubic"`` (antialiased either way).
     """
 
     img_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     crop_fraction: float = 1.0
+    interpolation: str = "bilinear"
 
     def describe(self) -> dict[str, Any]:
         """JSON-friendly description (stored in provenance and hashed into cache keys)."""
         d = asdict(self)
-        d.update(mean=list(self.mean), std=list(self.std), resize="shorter-side bilinear antialias",
+        d.update(mean=list(self.mean), std=list(self.std), resize=f"shorter-side {self.interpolation} antialias",
                  crop="centre")
         return d
 
@@ -67,7 +69,7 @@ class Preprocessing:
         scale = short / min(h, w)
         new_h, new_w = max(short, int(h * scale)), max(short, int(w * scale))  # as torchvision
         if (new_h, new_w) != (h, w):
-            frames = F.interpolate(frames, size=(new_h, new_w), mode="bilinear", align_corners=False,
+            frames = F.interpolate(frames, size=(new_h, new_w), mode=self.interpolation, align_corners=False,
                                    antialias=True)
         top, left = round((new_h - self.img_size) / 2), round((new_w - self.img_size) / 2)  # as torchvision
         frames = frames[..., top:top + self.img_size, left:left + self.img_size]  # [T, 3, S, S]

@@ -51,6 +51,11 @@ def load_model(name_or_path: str | Path, device: str = "cpu") -> nn.Module:
     path = Path(text).expanduser()
     if path.exists():
         if path.is_file():
+            if path.name != WEIGHTS:
+                hint = ("a bare weights file has no architecture: use timm:NAME@FILE, torchvision:NAME@FILE, "
+                        "or a run's checkpoint folder" if path.suffix.lower() in (".pth", ".pt", ".bin", ".safetensors")
+                        else "not a model file")
+                raise CheckpointError(f"{path}: {hint} (load_model reads {WEIGHTS} files written by the suite)")
             model = encoder_from_checkpoint(path.parent)
         elif (path / WEIGHTS).is_file():
             model = encoder_from_checkpoint(path)

@@ -209,8 +209,9 @@ def resolve_checkpoint(filename: str, url: str | None, name: str, sha256: str | 
 def encoder_from_converted(converted: Converted, architecture: dict[str, Any], source: str) -> ViTEncoder:
     """A :class:`ViTEncoder` holding ``converted.encoder``, loaded strictly.
 
-    Fields the tensor shapes determine (``converted.config``) take precedence over ``architecture``;
-    a disagreement is logged, since the file is the ground truth.
+    Fields the tensor shapes determine (``converted.config``: width, depth, patch, frames, ...) must equal
+    ``architecture``: a file of another size (ViT-S weights for a ViT-B entry) would otherwise build a
+    model with the wrong head count, silently.
 
     Raises:
         CheckpointError: when the weights do not match the model (keys named).
@@ -218,8 +219,8 @@ def encoder_from_converted(converted: Converted, architecture: dict[str, Any], s
     fields = {f.name for f in dataclasses.fields(EncoderConfig)}
     for key, value in converted.config.items():
         if key in architecture and architecture[key] != value:
-            logger.warning("%s: registry says %s=%r but the file has %r; using the file", source, key,
-                           architecture[key], value)
+            raise CheckpointError(f"{source}: does not fit the architecture: the model has {key}={architecture[key]!r} "
+                                  f"but the file has {key}={value!r}")
     merged = {k: v for k, v in {**architecture, **converted.config}.items() if k in fields}
     encoder = ViTEncoder(dataclasses.replace(EncoderConfig(), **merged))
     load_state_dict_strict(encoder, converted.encoder, source)
@@ -298,7 +299,8 @@ def _add(spec: ReleasedModel) -> None:
 
     def builder(path: str | Path | None = None, probe_path: str | Path | None = None,
                 allow_download: bool | None = None) -> ViTEncoder:
-        return build_released(spec, path=path, probe_path=probe_path, allow_download=allow_download)
+        # looked up at call time, so a patched entry (tests, a lab's local override) is the one built
+        return build_released(RELEASED[spec.name], path=path, probe_path=probe_path, allow_download=allow_download)
 
     builder.__doc__ = f"Released checkpoint {spec.name!r} ({spec.family}); see humanalign.models.released."
     MODELS.register(spec.name, builder, **spec.meta())
