@@ -48,8 +48,8 @@ class Tracker:
         self.run_dir, self.is_main, self.device = Path(run_dir), is_main, device
         self.tensorboard = self._tensorboard(cfg) if is_main and cfg.tensorboard else None
         self.wandb = self._wandb(cfg) if is_main and getattr(cfg, "wandb", False) else None
-        self.cuda = device.type == "cuda"
-        self.peak = peak_bf16_flops(device) if self.cuda else None
+        self.mfu_enabled = device.type == "cuda"  # MFU needs a GPU's peak rate
+        self.peak = peak_bf16_flops(device) if self.mfu_enabled else None
         self.flops_per_step: int | None = None
         self._counter: Any = None
         self._counted = 0
@@ -77,7 +77,7 @@ class Tracker:
     # -- FLOPs of the first step (CUDA) -----------------------------------------------------------
     def begin_flop_count(self, first_step: bool) -> None:
         """Start counting FLOPs of this micro-step's forward + backward (first step on CUDA only)."""
-        if not (first_step and self.cuda and self.is_main and self.flops_per_step is None):
+        if not (first_step and self.mfu_enabled and self.is_main and self.flops_per_step is None):
             return
         from torch.utils.flop_counter import FlopCounterMode
 
@@ -99,7 +99,7 @@ class Tracker:
             self.flops_per_step = self._counted
         now = time.perf_counter()
         out: dict[str, float] = {}
-        if self.cuda:
+        if self.device.type == "cuda":
             out["max_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 1e9
         else:
             out["max_mem_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
