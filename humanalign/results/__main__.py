@@ -28,7 +28,8 @@ SUBCOMMANDS: dict[str, ModuleType] = {
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the subcommand and run it under the CLI error rule."""
-    parser = argparse.ArgumentParser(prog="python -m humanalign.results", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m humanalign.results",
+                                     description="Tools over results stores, one subcommand each.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
     for name, module in SUBCOMMANDS.items():
         doc = (module.__doc__ or name).strip()
