@@ -30,7 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from humanalign.config import apply_overrides  # noqa: E402
+from humanalign.cli import add_verbose_arg, run_cli  # noqa: E402
+from humanalign.config import ConfigError, apply_overrides  # noqa: E402
 from humanalign.study import StudyConfig, load_study, validate_study  # noqa: E402
 
 DEFAULT_CONFIG = REPO / "experiments" / "configs" / "demo.yaml"
@@ -176,6 +177,7 @@ def compare(study: StudyConfig, out: Path, data: dict[str, Path], runs: list[Pat
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments and run the study; a bad study file fails in one line before any work."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="study YAML (default: the CPU demo)")
     parser.add_argument("--out", default="demo_out", help="output folder")
@@ -183,19 +185,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="shared human/brain data (default: ../shared/data beside the repo)")
     parser.add_argument("--smoke", action="store_true", help="smallest size: a few steps and stimuli (tests)")
     parser.add_argument("overrides", nargs="*", help="study overrides key.sub=value")
+    add_verbose_arg(parser)
     args = parser.parse_args(argv)
+    return run_cli(lambda: run_study(args), verbose=args.verbose)
+
+
+def run_study(args: argparse.Namespace) -> int:
+    """Validate the whole study first (names, sizes, pretrain configs), then run every step."""
     study = apply_overrides(load_study(args.config), args.overrides)
     if args.smoke:
         study = apply_overrides(study, SMOKE)
     problems = validate_study(study)
     if problems:
-        print("error: the study names things that do not exist:\n  " + "\n  ".join(problems), file=sys.stderr)
-        return 2
+        raise ConfigError(f"{args.config}: {len(problems)} problem(s): " + "; ".join(problems))
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     root = Path(args.stimuli_root or study.data.stimuli_root or REPO.parent / "shared" / "data").resolve()
     stimuli = root if (root / "rsa92").is_dir() or (root / "texture-vs-shape").is_dir() else None
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HUMANALIGN_CACHE_DIR": str(out / "cache"),
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HUMANALIGN_CACHE": str(out / "cache"),
            "MPLBACKEND": "Agg"}
     run = Runner(env)
     tic = time.perf_counter()

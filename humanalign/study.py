@@ -104,6 +104,10 @@ def validate_study(study: StudyConfig) -> list[str]:
             problems.append(f"pretrain {step.name}: unknown preset {step.preset!r} for {step.method}")
         if step.method == "synthetic" and not 1 <= step.stage <= 8:
             problems.append(f"pretrain {step.name}: synthetic needs stage 1..8, got {step.stage}")
+        if step.steps < 0:
+            problems.append(f"pretrain {step.name}: steps must be >= 0 (0: the preset's), got {step.steps}")
+        elif step.method in PRETRAIN_METHODS and not any(p.startswith(f"pretrain {step.name}:") for p in problems):
+            problems += _pretrain_config_problems(step)
     if len(set(names)) != len(names):
         problems.append(f"pretrain names repeat: {names}")
     for model in study.compare.models:
@@ -124,4 +128,47 @@ def validate_study(study: StudyConfig) -> list[str]:
             problems.append(f"compare.contrasts: {pair} must name two of {sorted(known)}")
     if study.compare.probe not in ("linear", "attentive", "fewshot"):
         problems.append(f"compare.probe must be linear, attentive or fewshot, got {study.compare.probe!r}")
+    problems += _count_problems(study)
+    return problems
+
+
+def _pretrain_config_problems(step: PretrainStep) -> list[str]:
+    """Resolve a pretrain step's config as the pretrain command will, so override typos fail now."""
+    from humanalign.pretrain.cli import resolve_config
+
+    overrides = list(step.overrides)
+    if step.stage:
+        overrides.append(f"data.synthetic_stage={step.stage}")
+    if step.steps:
+        overrides.append(f"steps={step.steps}")
+    try:
+        resolve_config(step.method, step.preset or None, overrides)
+    except ConfigError as err:
+        return [f"pretrain {step.name}: {err}"]
+    return []
+
+
+#: Study sizes that must be at least 0 or at least 1 (a negative count would start the wrong work).
+_AT_LEAST = {
+    "data.demo_videos": 0, "data.demo_size": 1, "data.motion_train_per_class": 1, "data.motion_val_per_class": 1,
+    "data.motion_frames": 1, "data.motion_size": 1, "data.synthetic_sample_count": 0,
+    "compare.rsa_bootstrap": 0, "compare.alignment_max_stimuli": 0, "compare.alignment_bootstrap": 0,
+}
+
+
+def _count_problems(study: StudyConfig) -> list[str]:
+    problems = []
+    for key, low in _AT_LEAST.items():
+        section, name = key.split(".")
+        value = getattr(getattr(study, section), name)
+        if value < low:
+            problems.append(f"{key} must be >= {low}, got {value}")
+    if study.data.demo_seconds <= 0:
+        problems.append(f"data.demo_seconds must be > 0, got {study.data.demo_seconds}")
+    bad = [s for s in study.compare.robustness_severities if not 1 <= s <= 5]
+    if bad:
+        problems.append(f"compare.robustness_severities must be 1..5, got {bad}")
+    bad = [s for s in study.data.synthetic_sample_stages if not 1 <= s <= 8]
+    if bad:
+        problems.append(f"data.synthetic_sample_stages must be 1..8, got {bad}")
     return problems

@@ -44,6 +44,48 @@ def test_validation_catches_typos() -> None:
         apply_overrides(study, ["pretrian=[]"])
 
 
+def _study_file(tmp_path: Path, old: str, new: str) -> Path:
+    text = (CONFIGS / "demo.yaml").read_text()
+    assert old in text
+    path = tmp_path / "study.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def test_validation_checks_steps_sizes_and_pretrain_overrides(tmp_path: Path) -> None:
+    study = load_study(_study_file(tmp_path, "preset: tiny, steps: 300}", "preset: tiny, steps: -300}"))
+    assert any("stmae: steps must be >= 0" in p and "-300" in p for p in validate_study(study))
+    study = load_study(_study_file(tmp_path, "steps: 300}", "steps: 300, overrides: [mae.mask_ration=0.5]}"))
+    assert any("stmae" in p and "mask_ration" in p for p in validate_study(study))
+    bad = apply_overrides(load_study(CONFIGS / "demo.yaml"), ["data.demo_videos=-5",
+                                                              "compare.robustness_severities=[0, 3]"])
+    problems = "\n".join(validate_study(bad))
+    assert "data.demo_videos must be >= 0, got -5" in problems and "severities must be 1..5, got [0]" in problems
+
+
+def _demo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "experiments/demo.py", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.parametrize(("old", "new", "needle"), [
+    ("  demo_seconds: 4", "  demo_secnds: 4", "demo_secnds"),                    # a typo
+    ("  demo_size: 128", "  demo_size: large", "demo_size"),                     # a wrong type
+    ("preset: tiny, steps: 300}", "preset: tiny, steps: -300}", "steps must be >= 0"),  # a negative count
+])
+def test_bad_study_file_fails_in_one_line_before_any_work(tmp_path: Path, old: str, new: str, needle: str) -> None:
+    config = _study_file(tmp_path, old, new)
+    out = tmp_path / "out"
+    proc = _demo("--config", str(config), "--out", str(out))
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert str(config) in errors[0] and needle in errors[0]
+    assert not out.exists() and proc.stdout == ""  # no step started
+    if needle == "demo_secnds":
+        verbose = _demo("--config", str(config), "--out", str(out), "-v")
+        assert verbose.returncode != 0 and "Traceback" in verbose.stderr
+
+
 def _section(markdown: str, title: str) -> str:
     match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", markdown, flags=re.M | re.S)
     assert match, f"report has no section {title!r}"
