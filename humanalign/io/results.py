@@ -292,15 +292,12 @@ class ResultsStore:
     def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
         """A short-lived connection (autocommit mode), closed on exit; SQLite errors become one line.
 
-        Reading connections (``write=False``) of a read-only store are opened ``mode=ro``.
+        A read-only store's connections are opened ``mode=ro``; ``write`` only sets ``synchronous``.
         """
         con: sqlite3.Connection | None = None
         try:
-            if self.readonly or not write:
-                target = f"{self.path.resolve().as_uri()}?mode=ro" if self.readonly else str(self.path)
-                con = sqlite3.connect(target, timeout=self.timeout, isolation_level=None, uri=True)
-            else:
-                con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, uri=True)
+            target = f"{self.path.resolve().as_uri()}?mode=ro" if self.readonly else str(self.path)
+            con = sqlite3.connect(target, timeout=self.timeout, isolation_level=None, uri=True)
             con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             if write:
                 con.execute("PRAGMA synchronous=NORMAL")
@@ -320,7 +317,8 @@ class ResultsStore:
             yield
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            if con.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+                con.execute("ROLLBACK")
             raise
 
     @staticmethod
