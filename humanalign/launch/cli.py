@@ -33,7 +33,13 @@ from pathlib import Path
 
 from humanalign.launch.job import LAUNCHED_ENV, LaunchJob
 from humanalign.launch.nodes import Rendezvous, torchrun_command
-from humanalign.launch.resources import LaunchError, Resources, parse_sbatch_extras, parse_time_minutes
+from humanalign.launch.resources import (
+    LaunchError,
+    Resources,
+    local_parameters,
+    parse_sbatch_extras,
+    parse_time_minutes,
+)
 
 __all__ = ["add_launcher_args", "launch", "resources_from_args", "strip_launcher_args", "LAUNCHERS"]
 
@@ -162,6 +168,7 @@ def _torchrun(args: argparse.Namespace, res: Resources, entry: str, child: list[
 def _local(args: argparse.Namespace, res: Resources, job: LaunchJob, job_dir: Path) -> int:
     from humanalign.launch.executors import submit
 
+    local_parameters(res)  # checks the resources fit this machine
     print(f"# local submitit job: {res.summary()}")
     print(f"# command: {shlex.join(job.command())}", flush=True)
     if args.dry_run:

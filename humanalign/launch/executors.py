@@ -128,7 +128,7 @@ def submit_graph(kind: str, folder: str | Path, nodes: list[JobNode], dry_run: b
     On SLURM every job is submitted at once with ``--dependency=afterok:<ids>``. Locally the jobs with
     no pending prerequisite run in parallel and a dependent job is submitted once its prerequisites'
     results are in (a failed prerequisite raises its error and nothing after it is submitted). With
-    ``dry_run`` the SLURM scripts are returned instead (dependencies name the prerequisite jobs).
+    ``dry_run`` the SLURM scripts are returned instead (``afterok:@name`` stands for the job id of ``name``).
 
     Returns:
         ``{name: submitit.Job}``, or ``{name: script}`` for a dry run.
@@ -138,7 +138,7 @@ def submit_graph(kind: str, folder: str | Path, nodes: list[JobNode], dry_run: b
     for node in ordered:
         sub = Path(folder) / node.name
         if dry_run:
-            dep = {"dependency": "afterok:" + ":".join(f"<{a}>" for a in node.after)} if node.after else None
+            dep = {"dependency": "afterok:" + ":".join(f"@{a}" for a in node.after)} if node.after else None
             out[node.name] = sbatch_script(sub, node.resources, dep)
             continue
         if kind == "slurm":
