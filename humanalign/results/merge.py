@@ -14,11 +14,15 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from humanalign.cli import run_cli
 from humanalign.io.results import ResultsStore, ResultsStoreError
 
-__all__ = ["merge", "add_arguments", "run"]
+__all__ = ["NAME", "HELP", "merge", "add_arguments", "run"]
 
 logger = logging.getLogger(__name__)
+
+NAME = "merge"
+HELP = "union shard stores into OUT with the natural keys (idempotent, one transaction per shard)"
 
 
 def merge(out: str | Path, shards: Sequence[str | Path], timeout: float = 60.0) -> dict[Path, int]:
@@ -62,9 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Merge and print one line per shard plus the total."""
-    added = merge(args.out, args.shards, timeout=args.timeout)
-    for path, n in added.items():
-        print(f"{path}: {n} new rows")
-    print(f"{args.out}: {sum(added.values())} new rows from {len(added)} shard(s)")
-    return 0
+    """Merge and print one line per shard plus the total; a bad shard or a locked OUT is one line, exit 2."""
+
+    def body() -> int:
+        added = merge(args.out, args.shards, timeout=args.timeout)
+        for path, n in added.items():
+            print(f"{path}: {n} new rows")
+        print(f"{args.out}: {sum(added.values())} new rows from {len(added)} shard(s)")
+        return 0
+
+    return run_cli(body, verbose=getattr(args, "verbose", False))
