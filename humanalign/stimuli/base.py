@@ -5,6 +5,11 @@ through feature extraction and every comparison (ids are aligned, never assumed 
 plus a loader that returns one stimulus as a ``uint8`` array ``[H, W, 3]`` (images) or
 ``[T, H, W, 3]`` (video clips).
 
+Unreadable stimuli: :meth:`StimulusSet.load` raises :class:`StimulusSetError` naming the file (one
+line); a long run uses :meth:`StimulusSet.load_or_none` instead, which returns None and records the
+reason in :attr:`StimulusSet.unreadable` (``{stimulus_id: reason}``), so the run can skip, count and
+list them. :meth:`StimulusSet.check` finds them up front (cheaply for image files: no pixel decoding).
+
 Registered stimulus sets live in :data:`humanalign.registry.STIMULUS_SETS`: the registered object
 is a function ``load(root: Path | None) -> StimulusSet`` and its metadata records the licence,
 public download address and checksum.
@@ -13,14 +18,16 @@ public download address and checksum.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
+
+from humanalign.paths import shared_data_root
+from humanalign.stimuli.errors import StimulusSetError
+from humanalign.stimuli.images import check_image, read_image
 
 __all__ = ["StimulusSet", "StimulusSetError", "load_stimulus_set", "shared_data_root", "IMAGE_SUFFIXES"]
 
@@ -29,22 +36,8 @@ logger = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
-class StimulusSetError(ValueError):
-    """A stimulus set is malformed, missing, or does not match another one."""
-
-
-def shared_data_root() -> Path:
-    """``$HUMANALIGN_SHARED_DATA`` if set, else ``<repo>/../shared/data`` (the real data sets' default home)."""
-    env = os.environ.get("HUMANALIGN_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
-def _load_image_file(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except (OSError, ValueError) as err:
-        raise StimulusSetError(f"{path}: cannot read image ({err})") from err
+#: What a loader may raise for one bad stimulus (anything else is a bug and propagates).
+_STIMULUS_ERRORS = (StimulusSetError, OSError, ValueError)
 
 
 @dataclass
@@ -58,12 +51,15 @@ class StimulusSet:
         loader: ``loader(row) -> uint8 array [H, W, 3]`` or ``[T, H, W, 3]``; defaults to reading
             ``row["path"]`` as an image.
         meta: Free-form provenance (source address, licence, ...).
+        unreadable: ``{stimulus_id: reason}`` of stimuli that failed in :meth:`load_or_none` or
+            :meth:`check` (carried into subsets).
     """
 
     name: str
     table: pd.DataFrame
     loader: Callable[[pd.Series], np.ndarray] | None = None
     meta: dict = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if "stimulus_id" not in self.table.columns:
@@ -90,7 +86,48 @@ class StimulusSet:
         row = self.table.iloc[index]
         if self.loader is not None:
             return self.loader(row)
-        return _load_image_file(Path(row["path"]))
+        return read_image(row["path"])
+
+    def load_or_none(self, index: int) -> np.ndarray | None:
+        """Stimulus ``index``, or None if it cannot be read (the reason goes to :attr:`unreadable`).
+
+        For long runs (grids, feature extraction): each stimulus is read once, bad ones are skipped
+        and listed at the end from :attr:`unreadable`.
+        """
+        try:
+            return self.load(index)
+        except _STIMULUS_ERRORS as err:
+            sid = str(self.table["stimulus_id"].iloc[index])
+            self.unreadable[sid] = " ".join(str(err).split()) or type(err).__name__
+            logger.warning("stimulus set %r: skipping unreadable stimulus %s: %s", self.name, sid,
+                           self.unreadable[sid])
+            return None
+
+    def check(self, indices: Iterable[int] | None = None) -> dict[str, str]:
+        """``{stimulus_id: reason}`` of the stimuli that will not load (also recorded in :attr:`unreadable`).
+
+        Image files (no custom loader) are checked without decoding pixels (header, size limit, PNG
+        checksums; see :func:`humanalign.stimuli.images.check_image`); with a custom loader each
+        stimulus is loaded once, so prefer :meth:`load_or_none` during the run itself.
+        """
+        bad: dict[str, str] = {}
+        ids = self.table["stimulus_id"].astype(str)
+        for i in range(len(self)) if indices is None else indices:
+            try:
+                if self.loader is None:
+                    check_image(self.table["path"].iloc[i])
+                else:
+                    self.loader(self.table.iloc[i])
+            except _STIMULUS_ERRORS as err:
+                bad[ids.iloc[i]] = " ".join(str(err).split()) or type(err).__name__
+        self.unreadable.update(bad)
+        if bad:
+            logger.warning("stimulus set %r: %d of %d stimuli unreadable:\n  %s", self.name, len(bad), len(self),
+                           "\n  ".join(f"{k}: {v}" for k, v in bad.items()))
+        return bad
+
+    def _carried(self, ids: Iterable[str]) -> dict[str, str]:
+        return {s: self.unreadable[s] for s in ids if s in self.unreadable}
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for i in range(len(self)):
@@ -103,11 +140,12 @@ class StimulusSet:
         if missing:
             raise StimulusSetError(f"stimulus set {self.name!r} has no stimuli {missing[:5]}")
         table = self.table.iloc[[position[s] for s in ids]].reset_index(drop=True)
-        return StimulusSet(self.name, table, self.loader, dict(self.meta))
+        return StimulusSet(self.name, table, self.loader, dict(self.meta), self._carried(ids))
 
     def head(self, n: int) -> StimulusSet:
         """The first ``n`` stimuli (for quick runs)."""
-        return StimulusSet(self.name, self.table.iloc[:n].copy(), self.loader, dict(self.meta))
+        return StimulusSet(self.name, self.table.iloc[:n].copy(), self.loader, dict(self.meta),
+                           self._carried(self.ids[:n]))
 
     @classmethod
     def from_folder(cls, root: str | Path, name: str | None = None, recursive: bool = True) -> StimulusSet:
