@@ -54,7 +54,7 @@ def test_layers_match_direct_forward(image_set: StimulusSet, video_model, tmp_pa
     assert feats.stimulus_ids == image_set.ids
     x = _inputs(video_model, image_set)
     with torch.no_grad():
-        blocks = video_model.forward_intermediates(x)  # 2 x [N, tokens, 64]
+        blocks = video_model.block_outputs(x)  # 2 x [N, tokens, 64]
         final = video_model.encode(x, pool="mean")
     for i, tokens in enumerate(blocks):
         np.testing.assert_allclose(feats[i], tokens.mean(dim=1).numpy(), rtol=1e-5, atol=1e-5)
@@ -80,7 +80,7 @@ def test_tokens_pooling_keeps_every_patch(image_set: StimulusSet, tmp_path: Path
     n_patch = (model.img_size // model.patch_size) ** 2
     assert tok[0].shape == (6, n_patch * model.embed_dim)
     with torch.no_grad():
-        block0 = model.forward_intermediates(_inputs(model, image_set), layers=[0])[0]
+        block0 = model.block_outputs(_inputs(model, image_set), layers=[0])[0]
     np.testing.assert_allclose(cls[0], block0[:, 0].numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(tok[0], block0[:, 1:].flatten(1).numpy(), rtol=1e-5, atol=1e-5)
 
@@ -108,7 +108,7 @@ def test_cache_hit_skips_the_model(image_set: StimulusSet, video_model, tmp_path
     def boom(*args, **kwargs):
         raise AssertionError("model was run although every layer was cached")
 
-    monkeypatch.setattr(video_model, "forward_intermediates", boom)
+    monkeypatch.setattr(video_model, "forward_features", boom)
     monkeypatch.setattr(video_model, "encode", boom)
     again = extract(video_model, image_set, layers="all", cache_dir=tmp_path, progress=False)
     for layer in first.layers:
@@ -177,16 +177,33 @@ def test_fingerprint_uses_loader_pixels_without_files() -> None:
 def test_bad_requests_raise(image_set: StimulusSet, video_model, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="outside"):
         resolve_layers(video_model, [5])
-    with pytest.raises(ValueError, match="unknown layer"):
+    with pytest.raises(ValueError, match="has no layer 'penultimate'"):
         resolve_layers(video_model, ["penultimate"])
     with pytest.raises(ValueError, match="CLS"):
         extract(video_model, image_set, layers=[0], pooling="cls", cache_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match="pooling"):
         extract(video_model, image_set, pooling="max", cache_dir=tmp_path, progress=False)
-    clips = StimulusSet("clips", pd.DataFrame({"stimulus_id": ["c"]}),
-                        loader=lambda row: np.zeros((4, 32, 32, 3), np.uint8))
-    with pytest.raises(ValueError, match="image encoder"):
-        extract(MODELS.build("vit_test_image"), clips, layers=[0], cache_dir=tmp_path, progress=False)
+    mixed = StimulusSet("mixed", pd.DataFrame({"stimulus_id": ["c", "i"]}),
+                        loader=lambda row: np.zeros((4, 32, 32, 3) if row["stimulus_id"] == "c" else (32, 32, 3),
+                                                    np.uint8))
+    with pytest.raises(ValueError, match="mixes input shapes"):
+        extract(video_model, mixed, layers=[0], cache_dir=tmp_path, progress=False)
+
+
+def test_an_image_model_given_clips_averages_its_per_frame_features(tmp_path: Path) -> None:
+    """Clips to an image encoder: every frame encoded, pooled features averaged over time."""
+    torch.manual_seed(0)
+    model = MODELS.build("vit_test_image").eval()
+    frames = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    clips = StimulusSet("clips", pd.DataFrame({"stimulus_id": ["c"]}), loader=lambda row: frames)
+    feats = extract(model, clips, layers=["block0", "final"], cache_dir=tmp_path, progress=False)
+    prep = preprocessing_for(model)
+    with torch.no_grad():
+        x = torch.stack([prep(f) for f in frames])  # [T, 3, S, S]
+        want_final = model.encode(x).mean(0)
+        want_block = model.block_outputs(x, layers=[0])[0].mean(1).mean(0)
+    np.testing.assert_allclose(feats["final"][0], want_final.numpy(), atol=1e-5)
+    np.testing.assert_allclose(feats["block0"][0], want_block.numpy(), atol=1e-5)
 
 
 def test_featureset_alignment_errors() -> None:

@@ -28,12 +28,12 @@ def test_image_and_clip_contract() -> None:
     assert torch.allclose(video.encode(img), video.encode(clip), atol=1e-6)
     # an image encoder given a clip averages its frames' embeddings
     assert torch.allclose(image.encode(clip), image.encode(img), atol=1e-6)
-    outs = video.forward_intermediates(clip, layers=[0, -1])
+    outs = video.block_outputs(clip, layers=[0, -1])
     assert [o.shape for o in outs] == [(2, 32, 64), (2, 32, 64)]
     final = video.forward_features(clip)
     assert torch.allclose(video.norm(outs[1]), final, atol=1e-6)
     with pytest.raises(IndexError):
-        video.forward_intermediates(clip, layers=[5])
+        video.block_outputs(clip, layers=[5])
 
 
 def test_cls_and_sincos_and_resolution_change() -> None:

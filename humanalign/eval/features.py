@@ -2,7 +2,7 @@
 
 ``view_features(model, items, spec)`` runs every view of every item (see :mod:`humanalign.eval.data`)
 through the encoder and returns either pooled vectors ``[N, V, D]`` (``model.encode``) or the tokens of a
-block ``[N, V, L, D]`` (``model.forward_intermediates(..., norm=True)``, for the attentive probe). Results
+block ``[N, V, L, D]`` (``model.block_outputs(..., norm=True)``, for the attentive probe). Results
 are cached with :class:`humanalign.features.FeatureCache` under a hash of the weights, the files' bytes,
 the view settings and the feature kind, so a re-run or a second probe on the same features is free.
 """
@@ -41,7 +41,7 @@ def view_spec_for(model: nn.Module, num_clips: int = 1, num_crops: int = 1, stri
 def _encode(model: nn.Module, x: torch.Tensor, kind: str, pool: str, layer: int) -> torch.Tensor:
     if kind == "pooled":
         return model.encode(x, pool=pool)  # [B, D]
-    tokens = model.forward_intermediates(x, layers=[layer], norm=True)[0]  # [B, L(+1), D]
+    tokens = model.block_outputs(x, layers=[layer], norm=True)[0]  # [B, L(+1), D]
     return tokens[:, int(getattr(model, "num_prefix_tokens", 0)):]
 
 
@@ -51,7 +51,7 @@ def view_features(model: nn.Module, items: LabelledSet, spec: ViewSpec, kind: st
     """Features of every view of every item.
 
     Args:
-        model: Encoder (``encode``, ``forward_intermediates``).
+        model: Encoder (``encode``, ``block_outputs``).
         items: The labelled files.
         spec: View settings.
         kind: ``"pooled"`` -> ``[N, V, D]``; ``"tokens"`` -> ``[N, V, L, D]`` (patch tokens of ``layer``).

@@ -1,264 +1,201 @@
-"""Run an encoder over a stimulus set and collect (cached) per-layer features.
+"""The one feature path: run an observer over a stimulus set and collect (cached) per-layer features.
 
 Example:
-    >>> from humanalign.registry import MODELS
     >>> from humanalign.features import extract
-    >>> feats = extract(MODELS.build("vit_test_video"), stimuli, layers="all", pooling="mean")
-    >>> feats["block0"].shape, feats["final"].shape      # [N, D] each
-    >>> feats.aligned(reference_ids)                      # rows reordered by stimulus id
+    >>> feats = extract("timm:resnet18", stimuli, layers="blocks")      # any spec, observer or suite encoder
+    >>> feats["block0"].shape, feats.layers                               # [N, D] per layer
+    >>> feats.aligned(reference_ids)                                      # rows reordered by stimulus id
 
-Layers are block indices ``0 .. depth-1`` (outputs of ``model.forward_intermediates``, named
-``"block<i>"``; negative indices count from the end) and ``"final"`` (``model.encode``, i.e. after
-the final norm and pooling). ``"all"`` means every block plus ``"final"``.
+Layers are named as in :mod:`humanalign.models.observers.layers`: ``block<i>`` for the model's repeated
+blocks, ``final`` for its pooled embedding, or any module path; ``"all"`` is every block plus ``final``.
+Pooling of layer outputs: ``"mean"`` (patch tokens averaged with prefix tokens excluded; feature maps
+globally averaged), ``"cls"``, ``"tokens"`` (flattened) or ``"project"`` (flattened, then a seeded
+sparse random projection to ``project_dim``).
 
-Pooling of block outputs ``[B, N_tokens, D]``: ``"mean"`` averages the patch tokens (prefix/CLS
-tokens excluded), ``"cls"`` takes the first prefix token (models without one raise), ``"tokens"``
-keeps all patch tokens flattened to ``[B, N_patch * D]``.
+Stimuli are resized and cropped by the observer's input contract, optionally perturbed on the device
+(``perturb(x, batch_index)`` on ``[B, 3, (T,) S, S]`` pixels in [0, 1], e.g. an ImageNet-C corruption),
+normalised, and run under autocast when ``dtype`` asks for it (``"auto"``: bf16 on CUDA, fp32 on CPU).
 
-Video encoders receive still images as 4-D ``[B, 3, H, W]`` batches; their ``encode`` and
-``forward_intermediates`` turn an image into a static clip by repeating it ``num_frames`` times
-(as HVM-1 does for ImageNet), so images and clips go through the same code. Clip stimuli
-(``[T, H, W, 3]``) are given as ``[B, 3, T, H, W]`` and need a video encoder.
-
-Every layer is cached on disk under a hash of (weights content hash, stimulus fingerprint,
-layer, pooling, preprocessing, model class and input geometry, extractor version), so re-runs are
-free and any changed input produces a new key rather than stale features.
+Every layer is cached on disk under a hash of (weights content hash, stimulus fingerprint, layer,
+pooling, input contract, perturbation id, autocast dtype, model class, extractor version), so re-runs
+are free and any changed input produces a new key rather than stale features. A perturbed run is cached
+only when its ``perturb_id`` names the perturbation fully (name, severity, seed).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from humanalign.device import autocast, resolve_device, resolve_dtype
+from humanalign.features.batches import pixel_batches
 from humanalign.features.cache import FeatureCache
-from humanalign.features.featureset import FeatureSet, layer_name
+from humanalign.features.featureset import FeatureSet
 from humanalign.features.hashing import settings_hash, state_dict_hash, stimulus_fingerprint
-from humanalign.features.preprocess import Preprocessing, preprocessing_for
+from humanalign.models.observers import Observer, as_observer
+from humanalign.models.observers.layers import POOLINGS
 from humanalign.stimuli.base import StimulusSet
 
 __all__ = ["extract", "resolve_layers", "FeatureSet", "EXTRACTOR_VERSION"]
 
 logger = logging.getLogger(__name__)
 
-Pooling = Literal["mean", "cls", "tokens"]
 # Bump when the extraction code changes what it computes, so old cache entries are not reused.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
+Perturb = Callable[[torch.Tensor, int], torch.Tensor]
 
 
-def _depth(model: nn.Module) -> int:
-    if hasattr(model, "depth"):
-        return int(model.depth)
-    blocks = getattr(model, "blocks", None)
-    if blocks is None:
-        raise AttributeError(f"{type(model).__name__} has neither 'depth' nor 'blocks'")
-    return len(blocks)
-
-
-def _num_prefix_tokens(model: nn.Module) -> int:
-    if hasattr(model, "num_prefix_tokens"):
-        return int(model.num_prefix_tokens)
-    return 1 if getattr(model, "cls_token", None) is not None else 0
-
-
-def resolve_layers(model: nn.Module, layers: Sequence[int | str] | str | int = "all") -> list[str]:
-    """Canonical, de-duplicated layer names for ``model``.
-
-    Args:
-        model: Encoder with ``depth`` (or ``blocks``).
-        layers: ``"all"`` (every block plus ``"final"``), ``"blocks"`` (every block), one layer,
-            or a sequence of block indices (negative = from the end), ``"block<i>"`` or ``"final"``.
+def resolve_layers(model: Observer | nn.Module, layers: Sequence[int | str] | str | int = "all") -> list[str]:
+    """Canonical layer names of ``model`` for a selection (see the module docstring).
 
     Raises:
-        ValueError: for an unknown name or a block index outside ``0 .. depth-1``.
+        ValueError: for an unknown name or a block index outside the model's blocks.
     """
-    depth = _depth(model)
-    if isinstance(layers, str) and layers in ("all", "blocks"):
-        names = [f"block{i}" for i in range(depth)]
-        return names + ["final"] if layers == "all" else names
-    if isinstance(layers, (str, int)):
-        layers = [layers]
-    names: list[str] = []
-    for layer in layers:
-        if isinstance(layer, (int, np.integer)) and layer < 0:
-            layer = depth + int(layer)
-        name = layer_name(layer)
-        if name.startswith("block") and not 0 <= int(name[5:]) < depth:
-            raise ValueError(f"layer {layer!r} is outside the {depth} blocks of {type(model).__name__}")
-        if name not in names:
-            names.append(name)
-    return names
-
-
-def _pool(tokens: torch.Tensor, pooling: str, prefix: int) -> torch.Tensor:
-    """``[B, N, D]`` block output -> ``[B, D]`` (mean/cls) or ``[B, (N - prefix) * D]`` (tokens)."""
-    if tokens.ndim != 3:
-        raise ValueError(f"forward_intermediates must return [B, N, D] tensors, got {tuple(tokens.shape)}")
-    if pooling == "mean":
-        return tokens[:, prefix:].mean(dim=1)
-    if pooling == "cls":
-        if prefix < 1:
-            raise ValueError("pooling='cls' needs a model with a CLS/prefix token; use 'mean' or 'tokens'")
-        return tokens[:, 0]
-    if pooling == "tokens":
-        return tokens[:, prefix:].flatten(1)
-    raise ValueError(f"unknown pooling {pooling!r}: use 'mean', 'cls' or 'tokens'")
-
-
-def _batch_input(stimuli: StimulusSet, rows: range, prep: Preprocessing, is_video: bool) -> torch.Tensor:
-    """Preprocessed batch: ``[B, 3, S, S]`` for images, ``[B, 3, T, S, S]`` for clips."""
-    items = [prep(stimuli.load(i)) for i in rows]
-    if len({t.shape for t in items}) != 1:
-        shapes = sorted({tuple(t.shape) for t in items})
-        raise ValueError(f"stimulus set {stimuli.name!r}: rows {rows.start}..{rows.stop - 1} mix input "
-                         f"shapes {shapes} (images and clips of different lengths cannot share a batch)")
-    batch = torch.stack(items)
-    if batch.ndim == 5 and not is_video:
-        raise ValueError(f"stimulus set {stimuli.name!r} holds clips but the model is an image encoder")
-    return batch
-
-
-def _forward(model: nn.Module, x: torch.Tensor, names: list[str], pooling: str,
-             prefix: int) -> dict[str, torch.Tensor]:
-    """One batch through the encoder -> layer name -> ``[B, D']`` float32 on CPU."""
-    out: dict[str, torch.Tensor] = {}
-    blocks = [int(n[5:]) for n in names if n.startswith("block")]
-    if blocks:
-        inter = model.forward_intermediates(x, layers=blocks)  # list of [B, N, D]
-        if len(inter) != len(blocks):
-            raise RuntimeError(f"forward_intermediates returned {len(inter)} outputs for {len(blocks)} layers")
-        for idx, tokens in zip(blocks, inter):
-            out[f"block{idx}"] = _pool(tokens, pooling, prefix).float().cpu()
-    if "final" in names:
-        out["final"] = model.encode(x, pool=pooling).float().cpu()  # [B, D]
-    return out
+    return as_observer(model).resolve_layers(layers)
 
 
 def extract(
-    model: nn.Module | str | Path,
+    model: Observer | nn.Module | str | Path,
     stimuli: StimulusSet,
     layers: Sequence[int | str] | str | int = "all",
-    pooling: Pooling = "mean",
+    pooling: str = "mean",
     batch_size: int = 32,
     cache_dir: str | Path | None = None,
     device: str | torch.device = "cpu",
     *,
     use_cache: bool = True,
-    crop_fraction: float = 1.0,
+    crop_fraction: float | None = None,
     model_name: str | None = None,
     checkpoint_hash: str | None = None,
     progress: bool = True,
+    dtype: str = "auto",
+    workers: int = 0,
+    perturb: Perturb | None = None,
+    perturb_id: str | None = None,
+    pixels: torch.Tensor | None = None,
+    project_dim: int = 4096,
 ) -> FeatureSet:
     """Features of ``model`` on every stimulus of ``stimuli`` at the requested layers.
 
     Args:
-        model: Encoder with ``encode``, ``forward_intermediates``, ``depth``, ``img_size``,
-            ``input_mean``, ``input_std`` and ``is_video`` (see the module docstring), or a
-            registry name / run folder / ``.safetensors`` file for ``humanalign.models.load_model``.
+        model: An :class:`~humanalign.models.observers.Observer`, a model spec (``timm:resnet18``, a run
+            folder, a registry name, ...) or an in-memory suite encoder / ``nn.Module``.
         stimuli: The stimulus set; rows of the result follow its order and carry its ids.
-        layers: See :func:`resolve_layers`.
-        pooling: ``"mean"``, ``"cls"`` or ``"tokens"`` (see the module docstring).
+        layers: ``"all"``, ``"blocks"``, ``"final"``, block indices, ``block<i>``, module names or globs.
+        pooling: One of ``mean``, ``cls``, ``tokens``, ``project``.
         batch_size: Stimuli per forward pass.
         cache_dir: Feature cache directory (default :func:`humanalign.features.default_cache_dir`).
-        device: Device to run on; the model is moved there (and left there).
+        device: ``auto``, ``cpu``, ``cuda``...; the model is moved there (and left there).
         use_cache: Read and write the cache (False recomputes and writes nothing).
-        crop_fraction: Centre-crop fraction of the resized image (1.0 = no margin).
-        model_name: Name recorded in provenance (default ``model.name`` or the class name).
-        checkpoint_hash: The caller's :func:`state_dict_hash` of ``model``, to avoid hashing the weights again
-            when one model is run over several stimulus sets.
+        crop_fraction: Centre-crop fraction (default: the observer's contract).
+        model_name: Observer id when ``model`` is not an observer yet.
+        checkpoint_hash: The weights hash, if the caller already has it (skips hashing the weights).
         progress: Show a tqdm progress bar.
+        dtype: Autocast dtype (``auto``, ``fp32``, ``bf16``, ``fp16``).
+        workers: DataLoader workers decoding and resizing the stimuli.
+        perturb: ``perturb(x, k)`` applied to batch ``k`` of [0, 1] pixels on the device before normalising.
+        perturb_id: Full description of ``perturb`` for the cache key (None: perturbed runs are not cached).
+        pixels: Preloaded resized pixels ``[N, 3, (T,) S, S]`` (uint8 or float in [0, 1]) in set order.
+        project_dim: Width of ``pooling="project"``.
 
     Returns:
         A :class:`FeatureSet` with one float32 ``[N, D]`` array per layer.
 
     Raises:
-        ValueError: for an empty stimulus set, a bad layer/pooling, or clips given to an image model.
+        ValueError: for an empty stimulus set, a bad layer/pooling or batch size.
     """
-    if isinstance(model, (str, Path)):
-        from humanalign.models import load_model
-
-        model_name = model_name or (Path(model).name if Path(model).exists() else str(model))
-        model = load_model(model, device=str(device))
+    dev = resolve_device(device)
+    observer = as_observer(model if not isinstance(model, Path) else str(model), name=model_name)
     if len(stimuli) == 0:
         raise ValueError(f"stimulus set {stimuli.name!r} is empty")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if pooling not in ("mean", "cls", "tokens"):
-        raise ValueError(f"unknown pooling {pooling!r}: use 'mean', 'cls' or 'tokens'")
-    names = resolve_layers(model, layers)
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}")
+    names = observer.resolve_layers(layers)
     if pooling == "tokens" and "final" in names:
-        raise ValueError("layer 'final' is pooled by model.encode; with pooling='tokens' ask for "
-                         "layers='blocks' or block indices")
-    prep = preprocessing_for(model, crop_fraction)
-    is_video = bool(getattr(model, "is_video", False))
-    prefix = _num_prefix_tokens(model)
-    name = model_name or str(getattr(model, "name", "") or type(model).__name__)
+        raise ValueError("layer 'final' is the pooled embedding; with pooling='tokens' ask for layers='blocks' "
+                         "or block indices")
+    amp = resolve_dtype(dtype, dev)
+    prep = observer.contract.preprocessing(crop_fraction)
     ids = stimuli.ids
-
-    ckpt = checkpoint_hash or state_dict_hash(model)
-    fingerprint = stimulus_fingerprint(stimuli)
+    ckpt = checkpoint_hash or state_dict_hash(observer.module)
     provenance: dict[str, Any] = {
-        "model": name,
-        "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "model": observer.id,
+        "model_class": f"{type(observer.module).__module__}.{type(observer.module).__qualname__}",
         "checkpoint_hash": ckpt,
         "stimulus_set": stimuli.name,
-        "stimulus_fingerprint": fingerprint,
+        "stimulus_fingerprint": stimulus_fingerprint(stimuli),
         "pooling": pooling,
+        "project_dim": project_dim if pooling == "project" else None,
         "preprocessing": prep.describe(),
-        "is_video": is_video,
-        "num_frames": int(getattr(model, "num_frames", 1) or 1),
+        "contract": observer.contract.describe() | {"source": None},
+        "is_video": observer.is_video,
+        "num_frames": observer.contract.frames,
+        "perturbation": perturb_id,
+        "autocast": str(amp).replace("torch.", "") if amp is not None else "fp32",
         "extractor_version": EXTRACTOR_VERSION,
     }
-    key_base = {k: provenance[k] for k in ("model_class", "checkpoint_hash", "stimulus_fingerprint",
-                                           "pooling", "preprocessing", "is_video", "num_frames",
-                                           "extractor_version")}
+    key_base = {k: provenance[k] for k in provenance if k not in ("model", "stimulus_set")}
     keys = {n: settings_hash({**key_base, "layer": n}) for n in names}
     provenance["cache_keys"] = keys
+    cacheable = use_cache and (perturb is None or perturb_id is not None)
 
     cache = FeatureCache(cache_dir)
     feats: dict[str, np.ndarray] = {}
-    if use_cache:
+    if cacheable:
         for n in names:
             hit = cache.get(keys[n])
             if hit is not None and set(hit[0]) == set(ids):
                 position = {sid: i for i, sid in enumerate(hit[0])}
                 feats[n] = hit[1][[position[s] for s in ids]]
     todo = [n for n in names if n not in feats]
-    logger.info("features of %s on %s: %d layers cached, %d to compute", name, stimuli.name,
+    logger.info("features of %s on %s: %d layers cached, %d to compute", observer.id, stimuli.name,
                 len(names) - len(todo), len(todo))
-
     if todo:
-        computed = _run(model, stimuli, todo, pooling, prefix, prep, is_video, batch_size, device,
-                        f"features {name} / {stimuli.name}" if progress else None)
+        batches = pixel_batches(stimuli, prep, batch_size, workers, pixels)
+        desc = f"features {observer.id} / {stimuli.name}" if progress else None
+        computed = _run(observer, batches, todo, pooling, prep, dev, amp, perturb, project_dim, desc,
+                        -(-len(stimuli) // batch_size))
         for n in todo:
             feats[n] = computed[n]
-            if use_cache:
+            if cacheable:
                 cache.put(keys[n], ids, computed[n], {**provenance, "layer": n, "time": time.time()})
     return FeatureSet(list(ids), {n: feats[n] for n in names}, provenance)
 
 
-def _run(model: nn.Module, stimuli: StimulusSet, names: list[str], pooling: str, prefix: int,
-         prep: Preprocessing, is_video: bool, batch_size: int, device: str | torch.device,
-         desc: str | None) -> dict[str, np.ndarray]:
+def _run(observer: Observer, batches, names: list[str], pooling: str, prep, device: torch.device,
+         amp: torch.dtype | None, perturb: Perturb | None, project_dim: int, desc: str | None,
+         total: int) -> dict[str, np.ndarray]:
     """Forward every batch; returns layer -> float32 ``[N, D']``."""
-    was_training = model.training
-    model.to(device).eval()
+    module = observer.module
+    was_training = module.training
+    module.to(device).eval()
     chunks: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    starts = range(0, len(stimuli), batch_size)
+    mean = std = None
     try:
         with torch.inference_mode():
-            for start in tqdm(starts, desc=desc, disable=desc is None, unit="batch"):
-                rows = range(start, min(start + batch_size, len(stimuli)))
-                x = _batch_input(stimuli, rows, prep, is_video).to(device)
-                for n, v in _forward(model, x, names, pooling, prefix).items():
-                    chunks[n].append(v.numpy())
+            for k, x in enumerate(tqdm(batches, desc=desc, disable=desc is None, unit="batch", total=total)):
+                x = x.to(device, non_blocking=True)  # [B, 3, (T,) S, S] in [0, 1]
+                if perturb is not None:
+                    x = perturb(x, k)
+                if mean is None or mean.ndim != x.ndim:
+                    shape = (1, 3) + (1,) * (x.ndim - 2)
+                    mean = torch.tensor(prep.mean, device=device).view(shape)
+                    std = torch.tensor(prep.std, device=device).view(shape)
+                x = (x - mean) / std
+                with autocast(device, amp):
+                    out = observer.features(x, names, pooling, project_dim)
+                for n, v in out.items():
+                    chunks[n].append(v.float().cpu().numpy())
     finally:
-        model.train(was_training)
+        module.train(was_training)
     return {n: np.concatenate(chunks[n]).astype(np.float32, copy=False) for n in names}

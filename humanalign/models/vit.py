@@ -10,7 +10,7 @@ instead of to every token (VideoMAE's mean-pooling fine-tuned models). Attention
 through timm's fused attention.
 
 One contract for every model in the suite:
-    ``encode(x, pool)`` -> ``[B, D]`` and ``forward_intermediates(x, layers)`` -> list of ``[B, N(+1), D]``,
+    ``encode(x, pool)`` -> ``[B, D]`` and ``block_outputs(x, layers)`` -> list of ``[B, N(+1), D]``,
     for ``x`` images ``[B, C, H, W]`` or video ``[B, C, T, H, W]``. A video encoder given an image sees a
     static clip (the frame repeated ``num_frames`` times, as HVM-1 does for ImageNet); an image encoder
     given a video encodes each frame and averages the pooled features over time.
@@ -275,8 +275,8 @@ class ViTEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(x)
 
-    def forward_intermediates(self, x: torch.Tensor, layers: Sequence[int] | None = None,
-                              norm: bool = False) -> list[torch.Tensor]:
+    def block_outputs(self, x: torch.Tensor, layers: Sequence[int] | None = None,
+                      norm: bool = False) -> list[torch.Tensor]:
         """Outputs of chosen blocks.
 
         Args:
@@ -294,7 +294,7 @@ class ViTEncoder(nn.Module):
         if x.dim() == 5 and not self.is_video:
             b, c, t, h, w = x.shape
             frames = x.transpose(1, 2).reshape(b * t, c, h, w)
-            outs = self.forward_intermediates(frames, wanted, norm)
+            outs = self.block_outputs(frames, wanted, norm)
             return [o.reshape(b, t * o.shape[1], o.shape[2]) for o in outs]
         tokens, _ = self.embed(x)
         tokens = self.add_prefix(tokens)
