@@ -1,6 +1,7 @@
-"""Tools over results stores (``python -m humanalign.results SUBCOMMAND``): merging shards, exporting.
+"""``python -m humanalign.results``: commands on a results store (export; more plug in as modules).
 
-The store itself lives in :mod:`humanalign.io.results`; it is re-exported here.
+Re-exports :class:`~humanalign.io.results.ResultsStore` so ``from humanalign.results import ResultsStore``
+works; nothing heavy is imported here.
 """
 
 from humanalign.io.results import ResultsStore

@@ -1,46 +1,42 @@
-"""``python -m humanalign.results SUBCOMMAND ...``: one subcommand per module of this package.
+"""``python -m humanalign.results <command> ...``: one subcommand per module of this package.
 
-Each subcommand module has ``add_arguments(parser)`` and ``run(args) -> int``, and is listed in
-:data:`SUBCOMMANDS` (name -> module); its docstring's first line is the subcommand's help. Errors follow
-the suite's rule (:func:`humanalign.cli.run_cli`): one line ``error: FILE: problem``, exit code 2.
+Each command module defines ``NAME`` (the subcommand), ``HELP`` (one line), ``add_arguments(parser)``
+and ``run(args) -> int``. Adding a command is two lines: write ``humanalign/results/<name>.py`` with
+those four names and add the module to :data:`COMMANDS` below.
 
 Example:
-    python -m humanalign.results merge results/all.sqlite shards/*.sqlite
+    python -m humanalign.results export --results results/humanalign.sqlite --format csv --out metrics.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from types import ModuleType
 
-from humanalign.cli import add_verbose_arg, run_cli
-from humanalign.results import merge
+from humanalign.results import export, merge
 
-__all__ = ["SUBCOMMANDS", "main"]
+__all__ = ["COMMANDS", "main"]
 
-logger = logging.getLogger(__name__)
-
-SUBCOMMANDS: dict[str, ModuleType] = {
-    "merge": merge,
-}
+COMMANDS: tuple[ModuleType, ...] = (export, merge)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the subcommand and run it under the CLI error rule."""
-    parser = argparse.ArgumentParser(prog="python -m humanalign.results",
-                                     description="Tools over results stores, one subcommand each.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    for name, module in SUBCOMMANDS.items():
-        doc = (module.__doc__ or name).strip()
-        child = sub.add_parser(name, help=doc.splitlines()[0], description=doc,
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(child)
-        add_verbose_arg(child)
+    """Parse the subcommand and run it; errors print one line and return 2."""
+    parser = argparse.ArgumentParser(prog="python -m humanalign.results", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in COMMANDS:
+        module.add_arguments(sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__,
+                                            formatter_class=argparse.RawDescriptionHelpFormatter))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    return run_cli(lambda: SUBCOMMANDS[args.command].run(args), verbose=args.verbose)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    module = next(m for m in COMMANDS if m.NAME == args.command)
+    try:
+        return int(module.run(args))
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
