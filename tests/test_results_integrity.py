@@ -6,7 +6,6 @@ SIGKILL at seeded random points of a grid loop, then rerun to fill only the miss
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import signal
@@ -14,9 +13,9 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from humanalign.io.results import (
@@ -291,9 +290,24 @@ def test_cli_rule_prints_the_store_error_as_one_line(tmp_path: Path, capsys: pyt
 # -- processes ------------------------------------------------------------------------------------
 _GRID = textwrap.dedent(
     """
-    import sys
+    import os, signal, sys
     from humanalign.io.results import ResultsStore
     db, cells, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    kill_at, kill_stage = (int(sys.argv[4]), sys.argv[5]) if len(sys.argv) > 5 else (-1, "")
+    computed = 0
+
+    def maybe_die(stage):
+        if computed == kill_at and stage == kill_stage:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    insert = ResultsStore._insert
+
+    def _insert(self, con, table, prepared):  # kill -9 inside the cell's transaction, after this table's rows
+        n = insert(self, con, table, prepared)
+        maybe_die(table)
+        return n
+
+    ResultsStore._insert = _insert
     store = ResultsStore(db)
     done = store.done_conditions("runs/a/A", "h1", "robustness", "noise", "cfg", "accuracy")
     for c in range(cells):
@@ -308,14 +322,17 @@ _GRID = textwrap.dedent(
                     "condition": cond, "metric": m, "value": float(c), "config_hash": "cfg"}
                    for m in ("accuracy", "error_consistency")]
         new = store.append(trials=trials, metrics=metrics)
+        maybe_die("committed")  # after the commit, before the grid reports the cell
         print(tag, cond, new.trials, new.metrics, flush=True)
+        computed += 1
     """
 )
 
 
-def _grid(db: Path, cells: int, tag: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _GRID, str(db), str(cells), tag], stdout=subprocess.PIPE,
-                            text=True, cwd=REPO)
+def _grid(db: Path, cells: int, tag: str, *kill_at: object) -> subprocess.Popen:
+    """The grid loop in a subprocess; ``kill_at`` = (k, stage): SIGKILL itself in its k-th cell at that stage."""
+    return subprocess.Popen([sys.executable, "-c", _GRID, str(db), str(cells), tag, *map(str, kill_at)],
+                            stdout=subprocess.PIPE, text=True, cwd=REPO)
 
 
 def test_two_processes_writing_the_same_grid_write_each_row_once(tmp_path: Path) -> None:
@@ -332,27 +349,50 @@ def test_two_processes_writing_the_same_grid_write_each_row_once(tmp_path: Path)
     assert all((t, m) in {("200", "2"), ("0", "0")} for *_, t, m in new)
 
 
+def _check_whole_cells(db: Path) -> set[str]:
+    """Every stored cell has all its trials and metrics, each row once; returns the stored conditions."""
+    store = ResultsStore(db, readonly=True)
+    trials = store.trials().groupby("condition").size()
+    metrics = store.metrics().groupby("condition").size()
+    assert set(trials.index) == set(metrics.index), "a cell has trials without its metrics (or the reverse)"
+    assert (trials == 200).all() and (metrics == 2).all(), "a cell was partly written"
+    assert _dupes(db, "metrics") == 0 and _dupes(db, "trials") == 0
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    return set(metrics.index)
+
+
 def test_a_writer_killed_at_random_points_leaves_whole_cells_and_a_rerun_fills_the_rest(tmp_path: Path) -> None:
     rng = random.Random(15)
     cells = 40
     db = tmp_path / "r.sqlite"
     ResultsStore(db)
-    for _ in range(3):
-        proc = _grid(db, cells, "victim")
-        for _ in range(rng.randint(1, 6)):  # let it commit a few cells, then kill it mid-way through another
-            if not proc.stdout.readline():
-                break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-        proc.stdout.close()
-        store = ResultsStore(db, readonly=True)
-        trials = store.trials().groupby("condition").size()
-        metrics = store.metrics().groupby("condition").size()
-        assert set(trials.index) == set(metrics.index), "a cell has trials without its metrics (or the reverse)"
-        assert (trials == 200).all() and (metrics == 2).all(), "a cell was partly written"
-        assert _dupes(db, "metrics") == 0 and _dupes(db, "trials") == 0
-        assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    done = set(ResultsStore(db, readonly=True).metrics()["condition"])
+    # Kills inside a cell's transaction (after its trials, after its metrics), right after its commit, and
+    # from outside at a random moment; seeded, in random order.
+    plan: list[tuple[str, int]] = [(stage, rng.randint(0, 3)) for stage in ("trials", "metrics", "committed")]
+    plan += [("outside", rng.randint(1, 4)) for _ in range(3)]
+    rng.shuffle(plan)
+    done: set[str] = set()
+    for stage, k in plan:
+        missing = [f"c{c:03d}" for c in range(cells) if f"c{c:03d}" not in done]
+        if stage == "outside":
+            proc = _grid(db, cells, "victim")
+            for _ in range(k):  # let it commit k cells, then kill it somewhere in a later one
+                assert proc.stdout.readline()
+            time.sleep(rng.uniform(0.0, 0.03))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=60)
+            proc.stdout.close()
+        else:
+            proc = _grid(db, cells, "victim", k, stage)
+            out = proc.communicate(timeout=240)[0]
+            assert proc.returncode == -signal.SIGKILL and len(out.splitlines()) == k
+        stored = _check_whole_cells(db)
+        assert done <= stored, "a committed cell was lost"
+        if stage != "outside":  # the k-th cell it computed is stored only if the kill came after its commit
+            assert (missing[k] in stored) == (stage == "committed"), (stage, k)
+        done = stored
     assert 0 < len(done) < cells
     rerun = _grid(db, cells, "rerun")
     out = rerun.communicate(timeout=240)[0]
@@ -360,8 +400,8 @@ def test_a_writer_killed_at_random_points_leaves_whole_cells_and_a_rerun_fills_t
     computed = {line.split()[1] for line in out.splitlines()}
     assert computed == {f"c{c:03d}" for c in range(cells)} - done  # only the missing cells were computed
     assert all(line.split()[2:] == ["200", "2"] for line in out.splitlines())
+    assert _check_whole_cells(db) == {f"c{c:03d}" for c in range(cells)}
     store = ResultsStore(db, readonly=True)
     assert len(store) == 2 * cells and len(store.trials()) == 200 * cells
-    assert _dupes(db, "metrics") == 0 and _dupes(db, "trials") == 0
-    assert json.dumps(sorted(set(store.trials()["condition"]))) == json.dumps(sorted(f"c{c:03d}" for c in range(cells)))
-    assert pd.Series(store.metrics(metric="accuracy")["value"]).notna().all()
+    assert store.metrics(metric="accuracy")["value"].tolist() == [float(int(c[1:])) for c in
+                                                                   store.metrics(metric="accuracy")["condition"]]
