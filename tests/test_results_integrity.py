@@ -136,8 +136,8 @@ def test_rewrites_are_no_ops_and_missing_values_do_not_defeat_the_key(
 
 def test_a_batch_with_one_key_twice_and_different_values_is_refused(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "r.sqlite")
-    rows = [_metric("0", value=0.1, hours=1.0), _metric("1"), _metric("0", value=0.2, hours=10.0)]
-    with pytest.raises(ResultsSchemaError, match=r"metrics rows 0 and 2 have the same natural key \(model="):
+    rows = [_metric("1"), _metric("1"), _metric("0", value=0.1, hours=1.0), _metric("0", value=0.2, hours=10.0)]
+    with pytest.raises(ResultsSchemaError, match=r"metrics rows 2 and 3 have the same natural key \(model="):
         store.append_metrics(rows)
     assert len(store) == 0
 

@@ -410,7 +410,7 @@ class ResultsStore:
         content_names = _content_columns(table)
         provenance = {"git_revision": git_revision(), "package_version": package_version(), "time": utc_now()}
         prepared = _Prepared([], [], [], 0)
-        seen: dict[tuple[Any, ...], int] = {}
+        seen: dict[tuple[Any, ...], tuple[int, int]] = {}  # key -> (position in prepared, row number)
         for i, rec in enumerate(records):
             for name in _REQUIRED[table]:
                 if _is_missing(rec.get(name)) or (name in _IDENTITY and str(rec[name]).strip() == ""):
@@ -437,8 +437,8 @@ class ResultsStore:
             key = tuple(_key_params(table, cells))
             content = tuple(cells[c] for c in content_names)
             if key in seen:
-                j = seen[key]
-                if prepared.contents[j] != content:
+                pos, j = seen[key]
+                if prepared.contents[pos] != content:
                     raise ResultsSchemaError(
                         f"{table} rows {j} and {i} have the same natural key ({_describe_key(table, key)}) but "
                         f"different values; put what tells them apart into a key column "
@@ -446,7 +446,7 @@ class ResultsStore:
                     )
                 prepared = prepared._replace(repeats=prepared.repeats + 1)
                 continue
-            seen[key] = len(prepared.values)
+            seen[key] = (len(prepared.values), i)
             prepared.values.append((*(cells[c] for c in columns), blob))
             prepared.keys.append(key)
             prepared.contents.append(content)
