@@ -11,6 +11,11 @@ Severity definitions (pinned to the benchmark code, ``core/video_perturb.py``):
 
 Every op only re-indexes frames (a permutation or a hold), with one random draw per clip; the
 ``mode`` argument is accepted for a uniform signature and ignored.
+
+These registered functions are the *clip-level* form (input and output have the same T; ``sampling`` holds
+frames, ``freeze`` always keeps frame 0). They are not the benchmark's protocol, which perturbs the whole
+decoded video before sampling the clip: use :func:`humanalign.perturb.video.source.perturb_then_sample` for
+that. All five carry registry metadata ``temporal=True`` (see ``needs_source_video``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from humanalign.perturb.corruptions._common import check_severity, pick
 from humanalign.perturb.video.clip import BENCHMARK_SOURCE, check_clips, ensure_generator
 from humanalign.registry import VIDEO_PERTURBATIONS
 
-__all__ = ["SAMPLING_RATE", "JUMBLE_SEGMENT", "BOX_JUMBLE_SEGMENT", "temporal_indices", "sampling",
+__all__ = ["SAMPLING_RATE", "JUMBLE_SEGMENT", "BOX_JUMBLE_SEGMENT", "temporal_indices", "cpu_generator", "sampling",
            "reverse_sampling", "jumble", "box_jumble", "freeze"]
 
 logger = logging.getLogger(__name__)
@@ -71,7 +76,7 @@ def temporal_indices(name: str, b: int, t: int, severity: int, generator: torch.
     return torch.stack(rows)
 
 
-def _cpu_generator(generator: torch.Generator | None) -> torch.Generator:
+def cpu_generator(generator: torch.Generator | None) -> torch.Generator:
     """Index draws happen on the CPU: use a CPU generator as is, else derive one from it."""
     if generator is not None and generator.device.type == "cpu":
         return generator
@@ -87,7 +92,7 @@ def _make(name: str) -> Callable[..., torch.Tensor]:
            mode: str | None = None) -> torch.Tensor:
         x = check_clips(clips, name)
         b, c, t, h, w = x.shape
-        g = _cpu_generator(generator)
+        g = cpu_generator(generator)
         idx = temporal_indices(name, b, t, severity, g).to(x.device)  # [B, T]
         return x.gather(2, idx[:, None, :, None, None].expand(b, c, t, h, w))
 
@@ -105,4 +110,4 @@ freeze = _make("freeze")
 for _fn, _constants in ((sampling, SAMPLING_RATE), (reverse_sampling, SAMPLING_RATE), (jumble, JUMBLE_SEGMENT),
                         (box_jumble, BOX_JUMBLE_SEGMENT), (freeze, ("0.4T", "0.2T", "0.1T", "max(0.05T,2)", 1))):
     VIDEO_PERTURBATIONS.register(_fn.__name__, _fn, family="temporal", constants=_constants,
-                                 source=BENCHMARK_SOURCE)
+                                 source=BENCHMARK_SOURCE, temporal=True)
