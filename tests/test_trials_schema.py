@@ -122,3 +122,39 @@ def test_loads_real_raw_data(mvh_raw_data: Path) -> None:
     assert set(trials["subj"]) == {"resnet50", "subject-01", "subject-02", "subject-03", "subject-04"}
     # 1120 false-colour + 1280 uniform-noise trials per observer, 5 observers
     assert len(trials) == 5 * (1120 + 1280)
+
+
+def test_empty_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(TrialsError, match=r"empty\.csv: empty file"):
+        read_trials_csv(path)
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("subject-01,1,NaN,0.8,cat,cat,c30,a_1.png", r"row 2 \(line 3\): trial 'NaN' is missing or not a number"),
+    ("subject-01,1,,0.8,cat,cat,c30,a_1.png", r"row 2 \(line 3\): trial '' is missing"),
+    ("subject-01,one,2,0.8,cat,cat,c30,a_1.png", r"row 2 \(line 3\): session 'one' is missing or not a number"),
+    ("subject-01,1,2,0.8,cat,cat,c30,NaN", r"row 2 \(line 3\): imagename is missing \('NaN'\)"),
+    ("subject-01,1,2,0.8,cat,cat,c30,", r"row 2 \(line 3\): imagename is missing"),
+])
+def test_missing_numbers_and_names_are_not_duplicates(tmp_path: Path, row: str, message: str) -> None:
+    path = _write(tmp_path, f"subject-01,1,1,0.8,cat,cat,c30,b_2.png\n{row}\n")
+    with pytest.raises(TrialsError, match=message):
+        read_trials_csv(path)
+
+
+def test_extra_column_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "extra.csv"
+    path.write_text(HEADER.strip() + ",notes\nsubject-01,1,1,0.8,cat,cat,c30,a_1.png,hello\n")
+    with pytest.raises(TrialsError, match=r"extra\.csv: unexpected column\(s\) \['notes'\]"):
+        read_trials_csv(path)
+
+
+def test_blank_lines_keep_true_line_numbers(tmp_path: Path) -> None:
+    path = _write(tmp_path, "\nsubject-01,1,1,0.8,cat,cat,c30,a_1.png\n\n\nsubject-01,1,2,0.8,cat,zebra,c30,b_2.png\n")
+    with pytest.raises(TrialsError, match=r"row 2 \(line 6\): unknown category 'zebra'"):
+        read_trials_csv(path)
+    good = _write(tmp_path, "subject-01,1,1,0.8,cat,cat,c30,a_1.png\n\nsubject-01,1,2,0.8,dog,dog,c30,b_2.png\n\n",
+                  name="good/x.csv")
+    assert read_trials_csv(good)["trial"].tolist() == [1, 2]

@@ -58,6 +58,7 @@ CATEGORIES16: tuple[str, ...] = (
 NA_RESPONSE = "na"
 
 _HUMAN_PREFIX = "subject-"
+_MISSING = ("", "nan", "na", "none", "<na>")
 
 
 class TrialsError(ValueError):
@@ -121,18 +122,21 @@ def canonical_conditions(values: pd.Series) -> pd.Series:
     return out.astype(object)
 
 
-def _row_hint(frame: pd.DataFrame, mask: pd.Series) -> str:
-    """'row N' (1-based data row; line N+1 of the file) of the first True in ``mask``."""
+def _row_hint(frame: pd.DataFrame, mask: pd.Series, lines: Sequence[int] | None = None) -> str:
+    """'row N (line L)' of the first True in ``mask``: N counts data rows, L is the file's line
+    (``lines[i]`` when given, so skipped blank lines still count; else N + 1)."""
     first = int(np.flatnonzero(mask.to_numpy())[0])
-    return f"row {first + 1} (line {first + 2})"
+    return f"row {first + 1} (line {lines[first] if lines is not None else first + 2})"
 
 
-def validate_trials(frame: pd.DataFrame, source: str = "<trials>") -> None:
-    """Check a trial table: required columns, known categories, no duplicate trials or images.
+def validate_trials(frame: pd.DataFrame, source: str = "<trials>", lines: Sequence[int] | None = None) -> None:
+    """Check a trial table: required columns, numeric session and trial, an imagename on every row,
+    known categories, no duplicate trials or images.
 
     Args:
         frame: Trial rows (columns at least :data:`TRIAL_COLUMNS`).
         source: File name (or description) used in error messages.
+        lines: The file line of each row (for messages), when blank lines were skipped.
 
     Raises:
         TrialsError: naming ``source``, the row and the problem.
@@ -141,29 +145,40 @@ def validate_trials(frame: pd.DataFrame, source: str = "<trials>") -> None:
     if missing:
         raise TrialsError(f"{source}: missing column(s) {missing}; found {list(frame.columns)}")
     frame = frame.reset_index(drop=True)
+    for col in ("session", "trial"):
+        number = pd.to_numeric(frame[col], errors="coerce")
+        bad = number.isna() | ~np.isfinite(number.astype(float))
+        if bad.any():
+            value = frame.loc[bad.to_numpy(), col].iloc[0]
+            raise TrialsError(f"{source}: {_row_hint(frame, bad, lines)}: {col} {value!r} is missing or not a number")
+    name = frame["imagename"].astype("string").str.strip()
+    bad = name.isna() | name.str.lower().isin(_MISSING)
+    if bad.any():
+        value = frame.loc[bad.to_numpy(), "imagename"].iloc[0]
+        raise TrialsError(f"{source}: {_row_hint(frame, bad, lines)}: imagename is missing ({value!r})")
     category = frame["category"].astype("string").str.strip()
     bad = ~category.isin(CATEGORIES16)
     if bad.any():
         value = frame.loc[bad.to_numpy(), "category"].iloc[0]
-        raise TrialsError(f"{source}: {_row_hint(frame, bad)}: unknown category {value!r} "
+        raise TrialsError(f"{source}: {_row_hint(frame, bad, lines)}: unknown category {value!r} "
                           f"(expected one of {', '.join(CATEGORIES16)})")
     response = frame["object_response"].astype("string").str.strip()
     bad = ~response.isin((*CATEGORIES16, NA_RESPONSE))
     if bad.any():
         value = frame.loc[bad.to_numpy(), "object_response"].iloc[0]
-        raise TrialsError(f"{source}: {_row_hint(frame, bad)}: unknown object_response {value!r} "
+        raise TrialsError(f"{source}: {_row_hint(frame, bad, lines)}: unknown object_response {value!r} "
                           f"(expected one of the 16 categories or {NA_RESPONSE!r})")
     keys = ["dataset"] if "dataset" in frame.columns else []
     dup = frame.duplicated(keys + ["subj", "session", "trial"])
     if dup.any():
         row = frame[dup.to_numpy()].iloc[0]
-        raise TrialsError(f"{source}: {_row_hint(frame, dup)}: duplicate trial (subj={row['subj']!r}, "
+        raise TrialsError(f"{source}: {_row_hint(frame, dup, lines)}: duplicate trial (subj={row['subj']!r}, "
                           f"session={row['session']!r}, trial={row['trial']!r})")
     ids = frame["image_id"] if "image_id" in frame.columns else frame["imagename"].map(short_image_id)
     dup = pd.concat([frame[keys + ["subj"]], ids.rename("image_id")], axis=1).duplicated()
     if dup.any():
         row = frame[dup.to_numpy()].iloc[0]
-        raise TrialsError(f"{source}: {_row_hint(frame, dup)}: duplicate trial: observer {row['subj']!r} "
+        raise TrialsError(f"{source}: {_row_hint(frame, dup, lines)}: duplicate trial: observer {row['subj']!r} "
                           f"saw image {row['imagename']!r} twice")
 
 
@@ -180,17 +195,26 @@ def read_trials_csv(path: str | Path, dataset: str | None = None) -> pd.DataFram
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        TrialsError: on a missing column, unknown category, or duplicate trial (naming file and row).
+        TrialsError: naming file and row: an empty file, a missing or unexpected column, a missing or
+            non-numeric session or trial, a missing imagename, an unknown category, a duplicate trial.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"trial file not found: {path}")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    except pd.errors.EmptyDataError as err:
+        raise TrialsError(f"{path}: empty file (no header, no trials)") from err
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise TrialsError(f"{path}: not a readable CSV ({err})") from err
+        raise TrialsError(f"{path}: not a readable CSV ({' '.join(str(err).split())})") from err
     frame.columns = [str(c).strip().lower() for c in frame.columns]
-    validate_trials(frame, str(path))
+    extra = [c for c in frame.columns if c not in TRIAL_COLUMNS]
+    if extra:
+        raise TrialsError(f"{path}: unexpected column(s) {extra}; a trial file has exactly {list(TRIAL_COLUMNS)}")
+    blank = (frame.apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
+    lines = [int(i) + 2 for i in np.flatnonzero(~blank)]  # line 1 is the header
+    frame = frame[~blank].reset_index(drop=True)
+    validate_trials(frame, str(path), lines)
     frame = frame[list(TRIAL_COLUMNS)].copy()
     for col in ("subj", "object_response", "category", "imagename"):
         frame[col] = frame[col].astype(str).str.strip()
