@@ -53,7 +53,7 @@ def rsa92_root(shared_data: Path) -> Path:
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep index/feature caches of the test run out of the user's ~/.cache."""
-    os.environ.setdefault("HUMANALIGN_CACHE_DIR", str(tmp_path_factory.mktemp("humanalign-cache")))
+    os.environ.setdefault("HUMANALIGN_CACHE", str(tmp_path_factory.mktemp("humanalign-cache")))
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from humanalign.data.video_index import list_video_files, scan_videos
+from humanalign.data.video_index import default_cache_path, list_video_files, scan_videos
 from humanalign.io.video import VideoReader, write_video
 
 
@@ -102,11 +102,37 @@ def test_corrupt_cache_is_ignored(folder: Path, tmp_path: Path, caplog: pytest.L
 def test_default_cache_location_follows_env(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HUMANALIGN_CACHE_DIR", str(tmp_path / "cachedir"))
+    monkeypatch.setenv("HUMANALIGN_CACHE", str(tmp_path / "cachedir"))
+    monkeypatch.delenv("HUMANALIGN_CACHE_DIR", raising=False)
     scan_videos(folder)
     assert len(list((tmp_path / "cachedir" / "video_index").glob("*.json"))) == 1
     scan_videos(folder, cache=False)
     assert len(list((tmp_path / "cachedir" / "video_index").glob("*.json"))) == 1
+
+
+def test_video_index_and_feature_cache_share_one_root(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from humanalign.features.cache import default_cache_dir
+
+    monkeypatch.setenv("HUMANALIGN_CACHE", str(tmp_path / "one"))
+    monkeypatch.setenv("HUMANALIGN_CACHE_DIR", str(tmp_path / "other"))  # the old name loses to the new
+    assert default_cache_path(folder).parent == tmp_path / "one" / "video_index"
+    assert default_cache_dir() == tmp_path / "one" / "features"
+    monkeypatch.delenv("HUMANALIGN_CACHE")
+    with caplog.at_level(logging.WARNING, logger="humanalign.paths"):
+        assert default_cache_path(folder).parent == tmp_path / "other" / "video_index"
+    assert default_cache_dir() == tmp_path / "other" / "features"
+    assert "HUMANALIGN_CACHE_DIR is deprecated" in caplog.text
+
+
+def test_manifest_with_blank_lines_reports_the_true_row(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_text('path,note\n\na.mp4,x\n   \nb.mp4,y\n"",z\n')
+    with pytest.raises(ValueError, match=r"m\.csv, row 6: empty 'path'"):
+        list_video_files(manifest)
+    manifest.write_text("path,note\n\na.mp4,x\n\n\nsub/b.mp4,y\n\n")
+    assert list_video_files(manifest) == [tmp_path / "a.mp4", tmp_path / "sub" / "b.mp4"]
 
 
 def test_manifest_with_relative_absolute_and_missing_paths(folder: Path, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
@@ -21,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from tqdm.auto import tqdm
 
 from humanalign.io.video import VideoReader, VideoReadError
+from humanalign.paths import cache_root
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -122,25 +123,35 @@ def list_video_files(
         return sorted(p for p in source.rglob("*") if p.suffix.lower() in exts and p.is_file())
     if not source.is_file():
         raise FileNotFoundError(f"video source not found: {source}")
-    try:
-        table = pd.read_csv(source, dtype={"path": str}, keep_default_na=False)
-    except Exception as err:
-        raise ValueError(f"{source}: cannot read the manifest CSV ({err})") from err
-    if "path" not in table.columns:
-        raise ValueError(f"{source}: manifest needs a 'path' column; found columns {list(table.columns)}")
     paths = []
-    for row, value in enumerate(table["path"], start=2):  # row 1 is the header
-        text = str(value).strip()
-        if not text:
-            raise ValueError(f"{source}, row {row}: empty 'path'")
-        path = Path(text).expanduser()
-        paths.append(path if path.is_absolute() else source.parent / path)
+    try:
+        with open(source, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = [c.strip() for c in next(reader, [])]
+            if "path" not in header:
+                raise ValueError(f"{source}: manifest needs a 'path' column; found columns {header}")
+            column = header.index("path")
+            for record in reader:
+                if _is_blank(record):
+                    continue  # reader.line_num still counts the line, so reported rows stay true
+                text = record[column].strip() if column < len(record) else ""
+                if not text:
+                    raise ValueError(f"{source}, row {reader.line_num}: empty 'path'")
+                path = Path(text).expanduser()
+                paths.append(path if path.is_absolute() else source.parent / path)
+    except (csv.Error, UnicodeDecodeError) as err:
+        raise ValueError(f"{source}: cannot read the manifest CSV ({err})") from err
     return paths
 
 
+def _is_blank(record: list[str]) -> bool:
+    """A blank or whitespace-only line (csv gives ``[]``); a line holding ``""`` (``[""]``) is an empty path."""
+    return not record or (len(record) == 1 and record[0] != "" and not record[0].strip())
+
+
 def default_cache_path(source: str | os.PathLike[str]) -> Path:
-    """Cache file for a source: ``$HUMANALIGN_CACHE_DIR`` (default ``~/.cache/humanalign``)/video_index/."""
-    root = Path(os.environ.get("HUMANALIGN_CACHE_DIR", Path.home() / ".cache" / "humanalign"))
+    """Cache file for a source: ``<cache_root()>/video_index/<hash>.json`` (see :func:`humanalign.paths.cache_root`)."""
+    root = cache_root()
     key = hashlib.sha1(str(Path(source).resolve()).encode()).hexdigest()[:16]
     return root / "video_index" / f"{key}.json"
 

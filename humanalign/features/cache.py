@@ -1,7 +1,8 @@
 """On-disk feature cache: one ``.npz`` file per (model, stimulus set, layer, pooling, preprocessing).
 
-Files live at ``<cache_dir>/<key[:2]>/<key>.npz`` and hold the features ``[N, D]``, the stimulus
-ids they belong to, and the provenance as JSON. Writes are atomic (temporary file + rename), so an
+Files live at ``<cache_dir>/<key[:2]>/<key>.npz`` (default ``<cache_root()>/features``, see
+:func:`humanalign.paths.cache_root`; keys are plain names, so no entry lies outside the folder) and
+hold the features ``[N, D]``, the stimulus ids they belong to, and the provenance as JSON. Writes are atomic (temporary file + rename), so an
 interrupted run never leaves a half-written entry; no pickles are stored or loaded.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -17,15 +19,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FeatureCache", "default_cache_dir"]
+from humanalign.paths import cache_root
+
+__all__ = ["FeatureCache", "default_cache_dir", "SAFE_KEY"]
 
 logger = logging.getLogger(__name__)
 
+#: What a cache key may be: a plain name of letters, digits, ``_`` and ``-`` (content hashes are hex),
+#: so that no key can reach outside the cache folder.
+SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{2,128}")
+
 
 def default_cache_dir() -> Path:
-    """``$HUMANALIGN_CACHE/features`` if set, else ``~/.cache/humanalign/features``."""
-    root = os.environ.get("HUMANALIGN_CACHE")
-    return Path(root) / "features" if root else Path.home() / ".cache" / "humanalign" / "features"
+    """``<cache_root()>/features``: ``$HUMANALIGN_CACHE/features``, else ``~/.cache/humanalign/features``."""
+    return cache_root() / "features"
 
 
 class FeatureCache:
@@ -39,7 +46,13 @@ class FeatureCache:
         self.root = Path(root) if root is not None else default_cache_dir()
 
     def path(self, key: str) -> Path:
-        """File that holds the entry ``key``."""
+        """File that holds the entry ``key``, always inside :attr:`root`.
+
+        Raises:
+            ValueError: if ``key`` is not a plain safe name (see :data:`SAFE_KEY`), e.g. ``"../../x"``.
+        """
+        if not isinstance(key, str) or not SAFE_KEY.fullmatch(key):
+            raise ValueError(f"feature cache key {key!r} is not a plain name (2-128 of A-Z a-z 0-9 _ -)")
         return self.root / key[:2] / f"{key}.npz"
 
     def get(self, key: str) -> tuple[list[str], np.ndarray, dict[str, Any]] | None:
