@@ -1,9 +1,7 @@
-"""Labelled videos and images for the downstream evaluations, and their multi-view inputs.
+"""Multi-view inputs of labelled videos and images for the downstream evaluations.
 
-A labelled set comes from a folder with one sub-folder per class (``ROOT/<class>/<file>``), or from a CSV
-with columns ``path`` and ``label`` (paths relative to the CSV's folder). Videos (``.mp4``, ``.avi``,
-``.mkv``, ``.mov``, ``.webm``) and images (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.webp``) may be mixed
-only across sets, not within one.
+The labelled set itself (folder, CSV or registered set; unreadable items skipped) is
+:mod:`humanalign.eval.labelled`, re-exported here.
 
 Views (as in the multi-view test of MAE-ST/VideoMAE): ``num_clips`` clips evenly spaced in time times
 ``num_crops`` square crops along the long side (1 = centre; 3 = start, centre, end). Each view is
@@ -13,16 +11,22 @@ resized to the model's ``img_size`` and normalised with its ``input_mean``/``inp
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from humanalign.data.transforms import CropBox, normalize, to_float_clip
-from humanalign.io.video import VideoReadError, clip_indices, clip_span, probe, read_frames
+from humanalign.eval.labelled import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    LabelledSet,
+    _kind,
+    load_labelled,
+    readable,
+)
+from humanalign.io.video import clip_indices, clip_span, probe, read_frames
 from humanalign.models.vit import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS", "LabelledSet", "load_labelled", "readable", "ViewSpec",
@@ -30,127 +34,6 @@ __all__ = ["VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS", "LabelledSet", "load_labelled
 
 logger = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-
-
-@dataclass
-class LabelledSet:
-    """Files with class labels.
-
-    Attributes:
-        paths: One file per item.
-        labels: Integer class index per item ``[N]``.
-        classes: Class names; ``labels`` index into it.
-        source: Folder or CSV the set was read from.
-    """
-
-    paths: list[Path]
-    labels: np.ndarray
-    classes: list[str]
-    source: str = ""
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    @property
-    def is_video(self) -> bool:
-        """True when the items are videos (decided by the first file's extension)."""
-        return bool(self.paths) and self.paths[0].suffix.lower() in VIDEO_EXTENSIONS
-
-    def subset(self, indices: Sequence[int] | np.ndarray) -> LabelledSet:
-        """The items at ``indices`` (same class list)."""
-        idx = np.asarray(indices, dtype=np.int64)
-        return LabelledSet([self.paths[i] for i in idx], self.labels[idx], list(self.classes), self.source)
-
-    def with_classes(self, classes: Sequence[str]) -> LabelledSet:
-        """Re-index labels against ``classes`` (e.g. a validation set against the training classes).
-
-        Raises:
-            ValueError: if this set has a class not in ``classes``.
-        """
-        unknown = sorted(set(self.classes) - set(classes))
-        if unknown:
-            raise ValueError(f"{self.source}: classes {unknown[:5]} do not occur in the training set")
-        position = {c: i for i, c in enumerate(classes)}
-        labels = np.array([position[self.classes[y]] for y in self.labels], dtype=np.int64)
-        return LabelledSet(list(self.paths), labels, list(classes), self.source)
-
-
-def _kind(path: Path) -> str:
-    ext = path.suffix.lower()
-    if ext in VIDEO_EXTENSIONS:
-        return "video"
-    if ext in IMAGE_EXTENSIONS:
-        return "image"
-    return ""
-
-
-def load_labelled(source: str | Path) -> LabelledSet:
-    """Read a labelled set from a class-folder tree or a ``path,label`` CSV.
-
-    Raises:
-        FileNotFoundError: the folder/CSV or a listed file is absent (the row is named).
-        ValueError: a malformed CSV, an empty set, or videos mixed with images.
-    """
-    source = Path(source)
-    if not source.exists():
-        raise FileNotFoundError(f"labelled data not found: {source}")
-    rows: list[tuple[Path, str]] = []
-    if source.is_file():
-        table = pd.read_csv(source)
-        missing = {"path", "label"} - set(table.columns)
-        if missing:
-            raise ValueError(f"{source}: missing column(s) {sorted(missing)}; found {list(table.columns)}")
-        for i, (path, label) in enumerate(zip(table["path"], table["label"])):
-            if pd.isna(path) or pd.isna(label):
-                raise ValueError(f"{source}: row {i + 2} has an empty path or label")
-            file = (source.parent / str(path)).resolve()
-            if not file.is_file():
-                raise FileNotFoundError(f"{source}: row {i + 2}: file not found: {file}")
-            rows.append((file, str(label)))
-    else:
-        for folder in sorted(p for p in source.iterdir() if p.is_dir()):
-            rows += [(f, folder.name) for f in sorted(folder.iterdir()) if f.is_file() and _kind(f)]
-    if not rows:
-        raise ValueError(f"{source}: no labelled videos or images found (expected ROOT/<class>/<file> or a "
-                         "CSV with path,label)")
-    kinds = {_kind(p) for p, _ in rows}
-    if "" in kinds:
-        bad = next(p for p, _ in rows if not _kind(p))
-        raise ValueError(f"{source}: unsupported file type {bad.suffix!r} ({bad})")
-    if len(kinds) > 1:
-        raise ValueError(f"{source}: mixes videos and images; use one kind per set")
-    classes = sorted({label for _, label in rows})
-    position = {c: i for i, c in enumerate(classes)}
-    labels = np.array([position[label] for _, label in rows], dtype=np.int64)
-    logger.info("%s: %d items in %d classes", source, len(rows), len(classes))
-    return LabelledSet([p for p, _ in rows], labels, classes, str(source))
-
-
-def readable(items: LabelledSet) -> tuple[LabelledSet, list[tuple[Path, str]]]:
-    """Drop items that cannot be read (videos: header and first/last frame decoded; images: opened).
-
-    Returns:
-        The readable items, and ``(path, reason)`` for each skipped one (also logged as a warning).
-    """
-    keep, skipped = [], []
-    for i, path in enumerate(items.paths):
-        try:
-            if _kind(path) == "image":
-                from PIL import Image
-
-                with Image.open(path) as img:
-                    img.verify()
-            else:
-                probe(path, verify=True)
-            keep.append(i)
-        except (VideoReadError, OSError, ValueError) as err:
-            skipped.append((path, str(err)))
-    if skipped:
-        logger.warning("%s: skipped %d unreadable file(s): %s", items.source, len(skipped),
-                       "; ".join(f"{p} ({why})" for p, why in skipped[:10]))
-    return items.subset(keep), skipped
 
 
 @dataclass(frozen=True)
