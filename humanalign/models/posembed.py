@@ -1,12 +1,19 @@
-"""Position tables: fixed sin-cos (VideoMAE: 1-D over the flattened token index) and separable space + time."""
+"""Position tables: fixed sin-cos (VideoMAE: 1-D over the flattened token index), separable space + time,
+and resizing a learned spatial table to another patch grid by the rule of the library the weights come from.
+"""
 
 from __future__ import annotations
 
 import functools
+from typing import Literal
 
 import torch
+import torch.nn.functional as F
+from timm.layers import resample_abs_pos_embed
 
-__all__ = ["sincos_table", "separable_table"]
+__all__ = ["RESIZE_RULES", "sincos_table", "separable_table", "resize_spatial_table"]
+
+RESIZE_RULES = ("mae", "timm")
 
 
 @functools.lru_cache(maxsize=32)
@@ -41,3 +48,28 @@ def separable_table(spatial: torch.Tensor, temporal: torch.Tensor | None) -> tor
     if temporal is None:
         return spatial
     return (spatial.unsqueeze(1) + temporal.unsqueeze(2)).flatten(1, 2)
+
+
+def resize_spatial_table(spatial: torch.Tensor, old: tuple[int, int], new: tuple[int, int],
+                         rule: Literal["mae", "timm"] = "mae") -> torch.Tensor:
+    """Resize a learned spatial table ``[1, H*W, D]`` from grid ``old`` to ``new`` -> ``[1, H'*W', D]``.
+
+    Args:
+        spatial: Patch rows only (no class row), row-major over the grid.
+        old: Stored grid ``(H, W)``.
+        new: Wanted grid ``(H', W')``.
+        rule: ``"mae"``: bicubic, ``align_corners=False``, no antialiasing, as ``interpolate_pos_embed`` of
+            facebookresearch/mae, mae_st and DeiT. ``"timm"``: timm's own ``resample_abs_pos_embed``
+            (bicubic with antialiasing, computed in float32), as timm does for ``dynamic_img_size`` and when
+            loading weights at another ``img_size``.
+    """
+    if tuple(old) == tuple(new):
+        return spatial
+    if rule == "timm":
+        return resample_abs_pos_embed(spatial, new_size=list(new), old_size=list(old), num_prefix_tokens=0)
+    if rule != "mae":
+        raise ValueError(f"unknown position-table resize rule {rule!r}; use one of {RESIZE_RULES}")
+    d = spatial.shape[-1]
+    grid = spatial.reshape(1, old[0], old[1], d).permute(0, 3, 1, 2)  # [1, D, H, W]
+    grid = F.interpolate(grid, size=tuple(new), mode="bicubic", align_corners=False)
+    return grid.permute(0, 2, 3, 1).reshape(1, new[0] * new[1], d)

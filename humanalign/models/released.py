@@ -398,7 +398,7 @@ for _timm, _size, _mean, _std, _licence in (
         ("vit_huge_patch14_224.mae", "h14", IMAGENET_MEAN, IMAGENET_STD, "CC-BY-NC 4.0"),
         ("vit_base_patch16_224.augreg2_in21k_ft_in1k", "b16", HALF, HALF, "Apache-2.0")):
     _add(ReleasedModel(
-        name=f"timm-{_timm}", family="timm", architecture=_arch(_size, video=False, cls_token=True),
+        name=f"timm-{_timm}", family="timm", architecture=_arch(_size, video=False, cls_token=True, pos_resize="timm"),
         converter="timm_vit", filename=f"{_timm}.safetensors", source=f"https://huggingface.co/timm/{_timm}",
         url=f"https://huggingface.co/timm/{_timm}/resolve/main/model.safetensors", licence=_licence,
         mean=_mean, std=_std, pool="cls" if "in1k" in _timm else "mean",

@@ -30,7 +30,7 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from humanalign.models.patches import Order
-from humanalign.models.posembed import separable_table, sincos_table
+from humanalign.models.posembed import resize_spatial_table, separable_table, sincos_table
 
 __all__ = ["EncoderConfig", "ViTEncoder", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -61,6 +61,7 @@ class EncoderConfig:
     norm_eps: float = 1e-6
     fc_norm: bool = False
     layer_scale: float | None = None
+    pos_resize: Literal["mae", "timm"] = "mae"  # rule for a learned spatial table at another grid (posembed.py)
 
 
 class ViTEncoder(nn.Module):
@@ -177,10 +178,7 @@ class ViTEncoder(nn.Module):
             return self._table_pos_embed((t if self.is_video else 1, h, w))
         side = self.grid[1]
         spatial = self.pos_embed_spatial
-        if (h, w) != (side, side):
-            spatial = spatial.reshape(1, side, side, d).permute(0, 3, 1, 2)
-            spatial = F.interpolate(spatial, size=(h, w), mode="bicubic", align_corners=False)
-            spatial = spatial.permute(0, 2, 3, 1).reshape(1, h * w, d)
+        spatial = resize_spatial_table(spatial, (side, side), (h, w), self.cfg.pos_resize)  # [1, h*w, D]
         temporal = self.pos_embed_temporal
         if temporal is not None and t != self.grid[0]:
             temporal = F.interpolate(temporal.transpose(1, 2), size=t, mode="linear", align_corners=False)
