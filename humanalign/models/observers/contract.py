@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from humanalign.features.preprocess import Preprocessing
 from humanalign.models.observers.spec import SpecError
+
+if TYPE_CHECKING:  # imported lazily: humanalign.features imports this package (a cycle at import time)
+    from humanalign.features.preprocess import Preprocessing
 
 __all__ = ["InputContract", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -47,6 +49,8 @@ class InputContract:
 
     def preprocessing(self, crop_fraction: float | None = None) -> Preprocessing:
         """The pixel preprocessing of this contract (``crop_fraction`` overrides the contract's)."""
+        from humanalign.features.preprocess import Preprocessing
+
         crop = self.crop_fraction if crop_fraction is None else crop_fraction
         return Preprocessing(int(self.size), tuple(self.mean), tuple(self.std), float(crop), self.interpolation)
 

@@ -16,7 +16,9 @@ from typing import Any
 from humanalign.io.checkpoints import CheckpointError
 from humanalign.models.observers.contract import IMAGENET_MEAN, IMAGENET_STD, InputContract
 from humanalign.models.observers.observer import Observer
+from humanalign.models.observers.seeded import seeded_build
 from humanalign.models.observers.spec import ModelSpec, SpecError
+from humanalign.models.observers.weights import hf_cache_dir
 
 __all__ = ["hf_observer", "hf_contract", "VIDEO_MODEL_TYPES"]
 
@@ -64,6 +66,11 @@ def hf_contract(config: Any, folder: Path | None) -> InputContract:
                          "hf config + preprocessor config" if pre else "hf config")
 
 
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
 def _load(target: str) -> tuple[Any, Any, Path | None]:
     from transformers import AutoConfig, AutoModel
 
@@ -74,11 +81,12 @@ def _load(target: str) -> tuple[Any, Any, Path | None]:
     if not local and ("/" in target and Path(target).anchor):
         raise FileNotFoundError(f"{folder}: Hugging Face model folder not found")
     source = str(folder) if local else target
+    cache = {} if local else {"cache_dir": hf_cache_dir()}
     try:
-        config = AutoConfig.from_pretrained(source, local_files_only=True)
+        config = AutoConfig.from_pretrained(source, local_files_only=True, **cache)
     except (OSError, ValueError) as err:
         where = source if local else f"{target} (not a folder, and not in the Hugging Face cache; set HF_HOME)"
-        raise SpecError(f"{where}: cannot read the model config ({str(err).splitlines()[0]})") from None
+        raise SpecError(f"{where}: cannot read the model config ({_first_line(err)})") from None
     archs = list(getattr(config, "architectures", None) or [])
     cls = AutoModel
     if archs and archs[0].endswith(("ForImageClassification", "ForVideoClassification")):
@@ -86,9 +94,10 @@ def _load(target: str) -> tuple[Any, Any, Path | None]:
 
         cls = getattr(transformers, archs[0], AutoModel)
     try:
-        model, info = cls.from_pretrained(source, local_files_only=True, output_loading_info=True)
+        model, info = seeded_build(lambda: cls.from_pretrained(source, local_files_only=True, output_loading_info=True,
+                                                               **cache))
     except (OSError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"{source}: cannot load the weights ({str(err).splitlines()[0]})") from None
+        raise CheckpointError(f"{source}: cannot load the weights ({_first_line(err)})") from None
     bad = list(info.get("missing_keys") or []) + [str(m) for m in info.get("mismatched_keys") or []]
     if bad:
         raise CheckpointError(f"{source}: weights do not match {type(model).__name__}: "
@@ -111,8 +120,8 @@ def hf_observer(spec: ModelSpec) -> Observer:
     def layout(x):
         return x.transpose(1, 2) if video else x  # [B, C, T, H, W] -> [B, T, C, H, W]
 
-    def run(x):
-        return base(**{key: layout(x)})
+    def run(x):  # the whole model, so a classifier's modules can be hooked too
+        return model(**{key: layout(x)})
 
     def final(x, pooling: str):
         out = base(**{key: layout(x)})

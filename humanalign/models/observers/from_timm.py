@@ -9,7 +9,7 @@ from humanalign.models.observers.contract import InputContract
 from humanalign.models.observers.observer import Observer
 from humanalign.models.observers.seeded import INIT_SEED, seeded_build
 from humanalign.models.observers.spec import ModelSpec, SpecError
-from humanalign.models.observers.weights import load_weights_file
+from humanalign.models.observers.weights import hf_cache_dir, load_weights_file
 
 __all__ = ["timm_observer", "timm_contract", "cached_timm_weights"]
 
@@ -37,7 +37,7 @@ def cached_timm_weights(model) -> Path | None:
     except ImportError:  # pragma: no cover - a timm dependency
         return None
     for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
-        found = try_to_load_from_cache(hub_id, filename)
+        found = try_to_load_from_cache(hub_id, filename, cache_dir=hf_cache_dir())
         if isinstance(found, str):
             return Path(found)
     return None
@@ -62,7 +62,8 @@ def timm_observer(spec: ModelSpec) -> Observer:
     else:
         cached = cached_timm_weights(model)
         if cached is not None:
-            model = timm.create_model(spec.target, pretrained=True, pretrained_cfg_overlay={"file": str(cached)})
+            model = seeded_build(lambda: timm.create_model(spec.target, pretrained=True,
+                                                           pretrained_cfg_overlay={"file": str(cached)}))
             weights = str(cached)
             logger.info("%s: pretrained weights from the Hugging Face cache (%s)", spec.text, cached)
         else:
@@ -75,7 +76,7 @@ def timm_observer(spec: ModelSpec) -> Observer:
 
     has_head = int(getattr(model, "num_classes", 0) or 0) > 0
     return Observer(model, contract, name=spec.default_name, spec=spec.text, source="timm",
-                    run=model.forward_features, final=final, logits=model if has_head else None,
+                    run=model, final=final, logits=model if has_head else None,
                     num_classes=int(model.num_classes) if has_head else None,
                     prefix_tokens=int(getattr(model, "num_prefix_tokens", 0) or 0), weights_file=weights,
                     info={"weights": weights or f"random init (seed {INIT_SEED})"})

@@ -5,7 +5,8 @@ ViT, a ResNet and a video transformer line up), ``final`` is the model's pooled 
 other module is named by its ``named_modules()`` path (``layer3.1.conv2``, ``blocks.3.attn``).
 
 How the block list is found, first match wins: a ``blocks`` ModuleList/Sequential (timm and suite
-ViTs), ``encoder.layer`` (Hugging Face ViT, DINOv2, VideoMAE, V-JEPA 2), the residual blocks of
+ViTs), ``encoder.layer`` (Hugging Face DINOv2, VideoMAE, V-JEPA 2), ``layers`` / ``*.layers``
+(Hugging Face ViT in transformers >= 5, shallowest first), the residual blocks of
 ResNet-style ``layer1..layer4`` stages, the blocks of timm ``stages``, else the top-level children
 except the classifier.
 """
@@ -40,12 +41,11 @@ def find_blocks(model: nn.Module) -> list[str]:
     if isinstance(blocks, (nn.ModuleList, nn.Sequential)) and len(blocks):
         return _children_of(blocks, "blocks")
     lists = [n for n, m in modules.items() if isinstance(m, (nn.ModuleList, nn.Sequential)) and len(m)]
-    for suffix in ("encoder.layer", "encoder.layers", "transformer.resblocks"):
-        for name in lists:  # shallowest first: the encoder's, not a predictor's or a sub-block's
+    lists.sort(key=lambda n: n.count("."))  # shallowest first: the encoder's, not a predictor's or a sub-block's
+    for suffix in ("encoder.layer", "encoder.layers", "transformer.resblocks", "layers"):
+        for name in lists:  # "layers": transformers >= 5 ViTModel (and "vit.layers" under a classifier)
             if name == suffix or name.endswith("." + suffix):
                 return _children_of(modules[name], name)
-    if "layers" in lists:
-        return _children_of(modules["layers"], "layers")
     stages = sorted((n for n in modules if re.fullmatch(r"layer\d+", n)), key=lambda n: int(n[5:]))
     if stages:
         return [child for s in stages for child in (_children_of(modules[s], s)

@@ -119,7 +119,12 @@ class Observer:
 
     # -- layers -----------------------------------------------------------------------------------
     def resolve_layers(self, layers: str | int | Sequence[int | str] = "final") -> list[str]:
-        """Canonical layer names (see :func:`humanalign.models.observers.layers.resolve_layers`)."""
+        """Canonical layer names (see :func:`humanalign.models.observers.layers.resolve_layers`); ``logits``
+        names the classifier outputs of a model that has one."""
+        if layers == "logits" or (isinstance(layers, (list, tuple)) and list(layers) == ["logits"]):
+            if self._logits is None:
+                raise LayerError(f"{self.id} has no classifier head, so no 'logits' layer")
+            return ["logits"]
         return resolve_layers(self.module, layers, self.blocks)
 
     def module_name(self, layer: str) -> str:
@@ -178,7 +183,8 @@ class Observer:
         """Pooled outputs ``[B, D_layer]`` of canonical ``layers`` for a normalised batch ``x``.
 
         ``final`` is the model's pooled embedding (``pooling`` applies to the other layers; ``final``
-        takes ``"cls"`` where the model offers it). One forward pass serves every layer.
+        takes ``"cls"`` where the model offers it), ``logits`` the classifier outputs. One forward pass
+        serves every hooked layer and ``final``.
         """
         if x.ndim == 5 and not self.is_video:  # image model, clips: per frame, averaged over time
             b, c, t, h, w = x.shape
@@ -187,14 +193,16 @@ class Observer:
             return {k: v.reshape(b, t, -1).mean(1) if pooling != "tokens" else v.reshape(b, -1)
                     for k, v in per_frame.items()}
         x = self.prepare(x)
-        hooked = [n for n in layers if n != "final"]
+        hooked = [n for n in layers if n not in ("final", "logits")]
         caught: dict[str, torch.Tensor] = {}
         out: dict[str, torch.Tensor] = {}
+        if "logits" in layers:
+            out["logits"] = self.logits(x).float()  # [B, C]
         with self._hooks(hooked, caught):
             if "final" in layers:
                 out["final"] = self._embed(x, pooling).float()
-            else:
-                self._run(x)
+            if hooked and ("final" not in layers or any(n not in caught for n in hooked)):
+                self._run(x)  # layers the embedding path skips (a classifier's modules) run in the full forward
         for name in hooked:
             if name not in caught:
                 raise LayerError(f"{self.id}: layer {name!r} ({self.module_name(name)}) did not run in the forward")

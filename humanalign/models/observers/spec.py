@@ -134,7 +134,14 @@ def parse_specs(items: str | Iterable[str] | Mapping[str, str]) -> list[ModelSpe
         specs = [parse_spec(str(spec), name=str(name)) for name, spec in items.items()]
     else:
         chunks = [items] if isinstance(items, str) else list(items)
-        texts = [t for chunk in chunks for t in re.split(r"[,\s]+", str(chunk).strip()) if t]
+        texts: list[str] = []
+        for chunk in chunks:
+            for t in re.split(r"[,\s]+", str(chunk).strip()):
+                # "timm:x|size=64,kind=video": the commas after "|" separate overrides, not specs
+                if t and texts and "|" in texts[-1] and t.partition("=")[0] in _OVERRIDE_KEYS:
+                    texts[-1] += "," + t
+                elif t:
+                    texts.append(t)
         specs = [parse_spec(t) for t in texts]
     return disambiguate(specs)
 

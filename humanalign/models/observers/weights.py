@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import torch
@@ -10,12 +11,25 @@ from torch import nn
 
 from humanalign.io.checkpoints import CheckpointError, load_state_dict_strict
 
-__all__ = ["read_state_dict", "load_weights_file", "WEIGHT_SUFFIXES"]
+__all__ = ["read_state_dict", "load_weights_file", "hf_cache_dir", "WEIGHT_SUFFIXES"]
 
 logger = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 _WRAPPERS = ("state_dict", "model", "module", "model_state", "weights")
+
+
+def hf_cache_dir() -> str | None:
+    """The Hugging Face hub cache named by ``$HF_HUB_CACHE`` / ``$HF_HOME`` now (None: the library default).
+
+    ``huggingface_hub`` reads these variables once, at import; reading them at load time honours a value
+    set later in the process (a study config, a test) too.
+    """
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.path.expanduser(os.environ["HF_HUB_CACHE"])
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
+    return None
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
