@@ -6,7 +6,7 @@ STAMP := $(VENV)/.humanalign-installed
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
 DEMO_OUT ?= demo_out
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,13 @@ demo: venv
 lint: venv
 	$(PY) -m ruff check humanalign tests experiments bench analysis stimuli
 
-test: venv lint
+# headless Chromium for the report's browser test (tests/test_report_browser.py); idempotent, never fatal:
+# without it (no root, no network) that test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
+		|| echo "chromium not installed: the report browser test will skip"
+
+test: venv lint browser
 	$(PY) -m pytest -q
 
 bench: venv
