@@ -8,7 +8,7 @@ How the block list is found, first match wins: a ``blocks`` ModuleList/Sequentia
 ViTs), ``encoder.layer`` (Hugging Face DINOv2, VideoMAE, V-JEPA 2), ``layers`` / ``*.layers``
 (Hugging Face ViT in transformers >= 5, shallowest first), the residual blocks of
 ResNet-style ``layer1..layer4`` stages, the blocks of timm ``stages``, else the top-level children
-except the classifier.
+that have parameters, except the classifier (its last ``nn.Linear``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def find_blocks(model: nn.Module) -> list[str]:
             inner = modules.get(f"{stage}.blocks")
             names += _children_of(inner, f"{stage}.blocks") if inner is not None else [stage]
         return names
-    return [name for name, _ in model.named_children() if name not in _HEAD_NAMES]
+    head = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1:]  # the last Linear: a classifier
+    return [name for name, child in model.named_children()  # pools, activations, flatten: no parameters, no block
+            if name not in _HEAD_NAMES and name not in head and any(True for _ in child.parameters())]
 
 
 def resolve_layers(model: nn.Module, layers: str | int | Sequence[int | str], blocks: Sequence[str]) -> list[str]:
