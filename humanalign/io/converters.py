@@ -44,6 +44,7 @@ import torch
 from humanalign.io.checkpoints import CheckpointError
 
 __all__ = [
+    "CheckpointDict",
     "Converted",
     "CONVERTERS",
     "read_checkpoint_file",
@@ -62,6 +63,24 @@ logger = logging.getLogger(__name__)
 
 StateDict = dict[str, torch.Tensor]
 _BLOCK = re.compile(r"^blocks\.(\d+)\.")
+
+
+class CheckpointDict(dict):
+    """A loaded checkpoint (a plain ``dict``) that remembers the file it came from, for error messages."""
+
+    source: str = ""
+
+
+def _from_file(obj: Mapping[str, Any], path: Path) -> CheckpointDict:
+    out = CheckpointDict(obj)
+    out.source = str(path)
+    return out
+
+
+def _where(checkpoint: Any, source: str | os.PathLike | None, fmt: str) -> str:
+    """``"<file> (<fmt> checkpoint)"``: the file is ``source``, else the path :func:`read_checkpoint_file` recorded."""
+    name = str(source) if source else getattr(checkpoint, "source", "")
+    return f"{name} ({fmt} checkpoint)" if name else f"{fmt} checkpoint (no file name given)"
 
 
 @dataclass
@@ -92,6 +111,9 @@ def read_checkpoint_file(path: str | Path) -> dict[str, Any]:
     command-line arguments beside the weights). A file that pickles other objects is refused unless
     ``HUMANALIGN_TRUST_CHECKPOINTS=1`` is set (then it is unpickled fully: only for files you trust).
 
+    Returns:
+        A :class:`CheckpointDict` (a ``dict`` that records the path, so converter errors name the file).
+
     Raises:
         FileNotFoundError: the file is absent.
         CheckpointError: the file is not a readable checkpoint (the message names it and why).
@@ -104,7 +126,7 @@ def read_checkpoint_file(path: str | Path) -> dict[str, Any]:
         from safetensors.torch import load_file
 
         try:
-            return dict(load_file(str(path)))
+            return _from_file(load_file(str(path)), path)
         except (SafetensorError, OSError) as err:
             raise CheckpointError(f"{path}: cannot read as safetensors ({err}); the file may be truncated") from err
     trusted = os.environ.get("HUMANALIGN_TRUST_CHECKPOINTS", "").strip().lower() in ("1", "true", "yes")
@@ -118,7 +140,7 @@ def read_checkpoint_file(path: str | Path) -> dict[str, Any]:
             "objects other than tensors (set HUMANALIGN_TRUST_CHECKPOINTS=1 to unpickle a file you trust)") from err
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path}: expected a dict of tensors, found {type(obj).__name__}")
-    return dict(obj)
+    return _from_file(obj, path)
 
 
 def unwrap(checkpoint: Mapping[str, Any], keys: Iterable[str], source: str = "checkpoint") -> StateDict:
@@ -165,9 +187,9 @@ def _take_head(state: StateDict, prefix: str = "head.") -> StateDict:
     return head
 
 
-def _need(state: Mapping[str, torch.Tensor], key: str, fmt: str) -> torch.Tensor:
+def _need(state: Mapping[str, torch.Tensor], key: str, where: str) -> torch.Tensor:
     if key not in state:
-        raise CheckpointError(f"{fmt} checkpoint has no {key!r} (keys: {sorted(state)[:12]} ...)")
+        raise CheckpointError(f"{where}: no {key!r} (keys: {sorted(state)[:12]} ...)")
     return state[key]
 
 
@@ -184,12 +206,12 @@ def _block_count(state: Mapping[str, torch.Tensor]) -> int:
     return max(indices) + 1 if indices else 0
 
 
-def _common_config(state: Mapping[str, torch.Tensor], fmt: str) -> dict[str, Any]:
+def _common_config(state: Mapping[str, torch.Tensor], where: str) -> dict[str, Any]:
     """Architecture fields every format shares: width, depth, patch/tubelet, MLP ratio, biases."""
-    proj = _need(state, "patch_embed.proj.weight", fmt)  # [D, C, t, p, p] or [D, C, p, p]
+    proj = _need(state, "patch_embed.proj.weight", where)  # [D, C, t, p, p] or [D, C, p, p]
     depth = _block_count(state)
     if depth == 0:
-        raise CheckpointError(f"{fmt} checkpoint has no transformer blocks ('blocks.<i>.*' keys)")
+        raise CheckpointError(f"{where}: no transformer blocks ('blocks.<i>.*' keys)")
     d = int(proj.shape[0])
     cfg: dict[str, Any] = {
         "embed_dim": d,
@@ -197,7 +219,7 @@ def _common_config(state: Mapping[str, torch.Tensor], fmt: str) -> dict[str, Any
         "patch_size": int(proj.shape[-1]),
         "depth": depth,
         "video": proj.dim() == 5,
-        "mlp_ratio": _ratio(int(_need(state, "blocks.0.mlp.fc1.weight", fmt).shape[0]), d),
+        "mlp_ratio": _ratio(int(_need(state, "blocks.0.mlp.fc1.weight", where).shape[0]), d),
     }
     if proj.dim() == 5:
         cfg["tubelet_size"] = int(proj.shape[2])
@@ -212,7 +234,7 @@ def _rename_patch_embed(state: StateDict) -> StateDict:
     return state
 
 
-def _fuse_qkv(state: StateDict, depth: int, fmt: str) -> None:
+def _fuse_qkv(state: StateDict, depth: int, where: str) -> None:
     """``attn.q``/``attn.k``/``attn.v`` (weights ``[D, D]``, optional biases) -> ``attn.qkv`` ``[3D, D]``."""
     for i in range(depth):
         base = f"blocks.{i}.attn."
@@ -223,8 +245,10 @@ def _fuse_qkv(state: StateDict, depth: int, fmt: str) -> None:
                 continue
             if not all(present):
                 missing = [n for n, ok in zip(names, present) if not ok]
-                raise CheckpointError(f"{fmt} checkpoint: block {i} has only some of q/k/v {part}s; missing {missing}")
+                raise CheckpointError(f"{where}: block {i} has only some of q/k/v {part}s; missing {missing}")
             state[f"{base}qkv.{part}"] = torch.cat([state.pop(n) for n in names], dim=0)
+        if f"{base}qkv.weight" not in state:
+            raise CheckpointError(f"{where}: block {i} has no attention weights ({base}{{q,k,v}}.weight)")
 
 
 def _rename_layer_scale(state: StateDict) -> None:
@@ -240,7 +264,7 @@ def _layer_scale_init(state: Mapping[str, torch.Tensor]) -> float | None:
 
 
 # -- mae_st / HVM-1 ---------------------------------------------------------------------------------
-def convert_mae_st(checkpoint: Mapping[str, Any], pooled_norm: bool = False) -> Converted:
+def convert_mae_st(checkpoint: Mapping[str, Any], pooled_norm: bool = False, *, source: str | os.PathLike | None = None) -> Converted:
     """Convert a facebookresearch/mae_st (or HVM-1) checkpoint.
 
     Args:
@@ -249,46 +273,60 @@ def convert_mae_st(checkpoint: Mapping[str, Any], pooled_norm: bool = False) -> 
             mean-pooled tokens (stored here as ``fc_norm``). HVM-1's fine-tuned models apply ``norm`` to
             the CLS token, which equals the suite's per-token final norm followed by ``pool="cls"``,
             so they keep the default.
+            Without a CLS token (``cls_embed=False``, not a released configuration) the reference still
+            pools ``x[:, 1:]``, dropping the first patch; the suite mean-pools every patch token (a warning
+            says so; see docs/models.md).
+        source: The file's name for error messages (default: the path :func:`read_checkpoint_file` recorded).
 
     Returns:
         A :class:`Converted` with separable positions and fused ``attn.qkv``.
 
     Raises:
-        CheckpointError: on a layout this converter does not know (e.g. a joint ``pos_embed``).
+        CheckpointError: naming the file, on a layout this converter does not know (a joint ``pos_embed``,
+            partial q/k/v sets, a class position row without a CLS token, ...).
     """
     fmt = "mae_st"
-    state = unwrap(checkpoint, ("model", "model_state"), fmt)
+    where = _where(checkpoint, source, fmt)
+    state = unwrap(checkpoint, ("model", "model_state"), where)
     state, dropped = _split_dropped(dict(state), lambda k: k.startswith("decoder") or k == "mask_token")
     if "pos_embed" in state:
-        raise CheckpointError("mae_st checkpoint uses a joint 'pos_embed' (sep_pos_embed=False); only separable "
+        raise CheckpointError(f"{where}: joint 'pos_embed' (mae_st sep_pos_embed=False); only separable "
                               "position embeddings (pos_embed_spatial/temporal) are supported")
     head = _take_head(state)
-    cfg = _common_config(state, fmt)
-    _fuse_qkv(state, cfg["depth"], fmt)
-    spatial = _need(state, "pos_embed_spatial", fmt)  # [1, H'W', D]
+    cfg = _common_config(state, where)
+    _fuse_qkv(state, cfg["depth"], where)
+    spatial = _need(state, "pos_embed_spatial", where)  # [1, H'W', D]
     side = math.isqrt(int(spatial.shape[1]))
     if side * side != spatial.shape[1]:
-        raise CheckpointError(f"mae_st pos_embed_spatial has {spatial.shape[1]} rows, not a square grid")
-    cfg.update(pos_embed="separable", cls_token="cls_token" in state, img_size=side * cfg["patch_size"],
+        raise CheckpointError(f"{where}: pos_embed_spatial has {spatial.shape[1]} rows, not a square grid")
+    has_cls = "cls_token" in state
+    if has_cls != ("pos_embed_class" in state):
+        present, absent = ("cls_token", "pos_embed_class") if has_cls else ("pos_embed_class", "cls_token")
+        raise CheckpointError(f"{where}: has {present!r} but no {absent!r}; a CLS token needs both")
+    cfg.update(pos_embed="separable", cls_token=has_cls, img_size=side * cfg["patch_size"],
                qkv_bias="blocks.0.attn.qkv.bias" in state)
     if cfg["video"]:
-        cfg["num_frames"] = int(_need(state, "pos_embed_temporal", fmt).shape[1]) * cfg["tubelet_size"]
+        cfg["num_frames"] = int(_need(state, "pos_embed_temporal", where).shape[1]) * cfg["tubelet_size"]
+    if pooled_norm and not has_cls:
+        logger.warning("%s: no CLS token; mae_st's fine-tuned forward pools x[:, 1:] (dropping the first patch), "
+                       "the suite mean-pools all patch tokens", where)
     if pooled_norm:
         for part in ("weight", "bias"):
-            state[f"fc_norm.{part}"] = state.pop(f"norm.{part}")
+            state[f"fc_norm.{part}"] = _need(state, f"norm.{part}", where)
+            del state[f"norm.{part}"]
         cfg["fc_norm"] = True
     return Converted(_rename_patch_embed(state), head, cfg, dropped, fmt)
 
 
-def convert_hvm1(checkpoint: Mapping[str, Any]) -> Converted:
+def convert_hvm1(checkpoint: Mapping[str, Any], *, source: str | os.PathLike | None = None) -> Converted:
     """Convert an HVM-1 checkpoint (eminorhan/hvm-1: mae_st layout, ViT-H/14, CLS-token classifier)."""
-    converted = convert_mae_st(checkpoint, pooled_norm=False)
+    converted = convert_mae_st(checkpoint, pooled_norm=False, source=source)
     converted.format = "hvm1"
     return converted
 
 
 # -- VideoMAE v1 / v2 -------------------------------------------------------------------------------
-def convert_videomae(checkpoint: Mapping[str, Any]) -> Converted:
+def convert_videomae(checkpoint: Mapping[str, Any], *, source: str | os.PathLike | None = None) -> Converted:
     """Convert a VideoMAE (MCG-NJU/VideoMAE) or VideoMAE v2 (OpenGVLab/VideoMAEv2) checkpoint.
 
     Pretrained files (``encoder.*`` + ``decoder.*``) give the encoder; fine-tuned files give encoder and
@@ -296,10 +334,12 @@ def convert_videomae(checkpoint: Mapping[str, Any]) -> Converted:
     learned ``pos_embed`` (kept as a ``"table"``).
 
     Raises:
-        CheckpointError: on cosine attention (``attn.scale``) or a missing ``attn.qkv``.
+        CheckpointError: naming the file, on cosine attention (``attn.scale``), a missing ``attn.qkv``, or
+            q/v biases present in some blocks only.
     """
     fmt = "videomae"
-    state = unwrap(checkpoint, ("model", "module", "state_dict"), fmt)
+    where = _where(checkpoint, source, fmt)
+    state = unwrap(checkpoint, ("model", "module", "state_dict"), where)
     state = strip_prefixes(state, ("module.",))
     if any(k.startswith("encoder.") for k in state):
         state, dropped = _split_dropped(dict(state), lambda k: not k.startswith("encoder."))
@@ -307,18 +347,24 @@ def convert_videomae(checkpoint: Mapping[str, Any]) -> Converted:
     else:
         state, dropped = _split_dropped(dict(state), lambda k: k.startswith("decoder") or k == "mask_token")
     if any(k.endswith("attn.scale") for k in state):
-        raise CheckpointError("videomae checkpoint uses cosine attention (attn.scale); not supported")
+        raise CheckpointError(f"{where}: cosine attention (attn.scale); not supported")
     head = _take_head(state)
-    cfg = _common_config(state, fmt)
+    cfg = _common_config(state, where)
     has_bias = "blocks.0.attn.q_bias" in state
     for i in range(cfg["depth"]):
         base = f"blocks.{i}.attn."
-        weight = _need(state, base + "qkv.weight", fmt)  # [3D', D]
+        weight = _need(state, base + "qkv.weight", where)  # [3D', D]
+        biases = [base + "q_bias", base + "v_bias"]
+        present = [b for b in biases if b in state]
+        if present != (biases if has_bias else []):
+            missing = sorted(set(biases) - set(present)) if has_bias else present
+            raise CheckpointError(f"{where}: block {i} {'lacks' if has_bias else 'has'} {missing}, unlike block 0 "
+                                  f"({'with' if has_bias else 'without'} q/v biases); every block must match")
         if has_bias:
             q_bias, v_bias = state.pop(base + "q_bias"), state.pop(base + "v_bias")
             state[base + "qkv.bias"] = torch.cat([q_bias, torch.zeros_like(q_bias), v_bias])
         if weight.shape[0] != 3 * cfg["embed_dim"]:
-            raise CheckpointError(f"videomae block {i}: qkv width {weight.shape[0]} != 3 x embed_dim "
+            raise CheckpointError(f"{where}: block {i} qkv width {weight.shape[0]} != 3 x embed_dim "
                                   "(attn_head_dim differs from embed_dim / heads; not supported)")
     _rename_layer_scale(state)
     cfg.update(qkv_bias=has_bias, cls_token=False, fc_norm="fc_norm.weight" in state,
@@ -331,48 +377,58 @@ def convert_videomae(checkpoint: Mapping[str, Any]) -> Converted:
     return Converted(_rename_patch_embed(state), head, cfg, dropped, fmt)
 
 
-def convert_videomae_v2(checkpoint: Mapping[str, Any]) -> Converted:
+def convert_videomae_v2(checkpoint: Mapping[str, Any], *, source: str | os.PathLike | None = None) -> Converted:
     """Convert a VideoMAE v2 checkpoint (same block layout as v1; weights usually under ``"module"``)."""
-    converted = convert_videomae(checkpoint)
+    converted = convert_videomae(checkpoint, source=source)
     converted.format = "videomae_v2"
     return converted
 
 
 # -- V-JEPA -----------------------------------------------------------------------------------------
-def convert_vjepa(checkpoint: Mapping[str, Any], key: str = "target_encoder", img_size: int = 224) -> Converted:
+def convert_vjepa(checkpoint: Mapping[str, Any], key: str = "target_encoder", img_size: int = 224, *,
+                  source: str | os.PathLike | None = None) -> Converted:
     """Convert a V-JEPA pretraining checkpoint's encoder (facebookresearch/jepa).
 
     Args:
         checkpoint: The loaded ``.pth.tar`` (keys ``encoder``, ``predictor``, ``target_encoder``, ...).
         key: Which encoder to take; the EMA ``target_encoder`` is the one V-JEPA evaluates.
         img_size: Input side the table was made for (the stored table fixes only ``T'H'W'``).
+        source: The file's name for error messages (default: the path :func:`read_checkpoint_file` recorded).
 
     Returns:
         A :class:`Converted` with ``pos_embed="table"`` holding the stored 3-D sin-cos table.
+
+    Raises:
+        CheckpointError: naming the file, for a missing ``key`` entry or a table that does not fit ``img_size``.
     """
     fmt = "vjepa"
-    if key not in checkpoint:
-        raise CheckpointError(f"vjepa checkpoint has no {key!r} entry (entries: {sorted(checkpoint)})")
-    state = strip_prefixes(unwrap(checkpoint, (key,), fmt), ("module.", "backbone."))
+    where = _where(checkpoint, source, fmt)
+    if not isinstance(checkpoint, Mapping) or not isinstance(checkpoint.get(key), Mapping):
+        entries = sorted(checkpoint) if isinstance(checkpoint, Mapping) else type(checkpoint).__name__
+        raise CheckpointError(f"{where}: no {key!r} entry (entries: {entries}); V-JEPA files hold the encoder "
+                              "under 'target_encoder' (EMA) and 'encoder'")
+    state = strip_prefixes(unwrap(checkpoint, (key,), where), ("module.", "backbone."))
     dropped = [f"{k}.*" for k in checkpoint if k != key]
-    cfg = _common_config(state, fmt)
-    table = _need(state, "pos_embed", fmt)  # [1, T'H'W', D]
+    cfg = _common_config(state, where)
+    table = _need(state, "pos_embed", where)  # [1, T'H'W', D]
     side = img_size // cfg["patch_size"]
     n = int(table.shape[1])
     if cfg["video"]:
         if n % (side * side):
-            raise CheckpointError(f"vjepa pos_embed has {n} rows, not a multiple of the {side}x{side} grid "
+            raise CheckpointError(f"{where}: pos_embed has {n} rows, not a multiple of the {side}x{side} grid "
                                   f"of img_size {img_size}; pass the img_size the model was trained at")
         cfg["num_frames"] = n // (side * side) * cfg["tubelet_size"]
     elif n != side * side:
-        raise CheckpointError(f"vjepa image pos_embed has {n} rows, expected {side * side} for img_size {img_size}")
+        raise CheckpointError(f"{where}: image pos_embed has {n} rows, expected {side * side} for img_size "
+                              f"{img_size}")
     state["pos_embed_table"] = state.pop("pos_embed")
     cfg.update(pos_embed="table", img_size=img_size, cls_token=False,
                qkv_bias="blocks.0.attn.qkv.bias" in state)
     return Converted(_rename_patch_embed(state), {}, cfg, dropped, fmt)
 
 
-def convert_vjepa_probe(checkpoint: Mapping[str, Any], key: str = "classifier") -> Converted:
+def convert_vjepa_probe(checkpoint: Mapping[str, Any], key: str = "classifier", *,
+                        source: str | os.PathLike | None = None) -> Converted:
     """Convert a V-JEPA attentive-probe checkpoint to :class:`~humanalign.models.heads.AttentiveClassifier` keys.
 
     The key layout (``pooler.query_tokens``, ``pooler.cross_attention_block.{norm1,xattn.q,xattn.kv,
@@ -380,42 +436,47 @@ def convert_vjepa_probe(checkpoint: Mapping[str, Any], key: str = "classifier") 
     ``config`` holds ``embed_dim``, ``num_classes``, ``depth`` (1 + extra self-attention blocks), ``mlp_ratio``.
     """
     fmt = "vjepa_probe"
-    state = strip_prefixes(unwrap(checkpoint, (key,), fmt), ("module.",))
-    query = _need(state, "pooler.query_tokens", fmt)  # [1, 1, D]
-    linear = _need(state, "linear.weight", fmt)  # [classes, D]
+    where = _where(checkpoint, source, fmt)
+    state = strip_prefixes(unwrap(checkpoint, (key,), where), ("module.",))
+    query = _need(state, "pooler.query_tokens", where)  # [1, 1, D]
+    linear = _need(state, "linear.weight", where)  # [classes, D]
     extra = {int(m.group(1)) for k in state if (m := re.match(r"^pooler\.blocks\.(\d+)\.", k))}
-    hidden = _need(state, "pooler.cross_attention_block.mlp.fc1.weight", fmt).shape[0]
+    hidden = _need(state, "pooler.cross_attention_block.mlp.fc1.weight", where).shape[0]
     cfg = {"embed_dim": int(query.shape[-1]), "num_classes": int(linear.shape[0]),
            "depth": 1 + (max(extra) + 1 if extra else 0), "mlp_ratio": _ratio(int(hidden), int(query.shape[-1]))}
     return Converted({}, dict(state), cfg, [], fmt)
 
 
 # -- timm image ViTs (incl. image MAE) --------------------------------------------------------------
-def convert_timm_vit(checkpoint: Mapping[str, Any]) -> Converted:
+def convert_timm_vit(checkpoint: Mapping[str, Any], *, source: str | os.PathLike | None = None) -> Converted:
     """Convert a timm / facebookresearch/mae image ViT (``vit_*_patch*``) to an image encoder.
 
     ``pos_embed`` ``[1, 1+N, D]`` is split into ``pos_embed_class`` (row 0) and ``pos_embed_spatial``.
 
     Raises:
-        CheckpointError: for register tokens or a model without a CLS token whose table has a class row.
+        CheckpointError: naming the file, for register tokens, a 3-D patch embedding, a missing ``pos_embed``,
+            or a table with a class row but no ``cls_token``.
     """
     fmt = "timm_vit"
-    state = unwrap(checkpoint, ("model", "state_dict", "module"), fmt)
+    where = _where(checkpoint, source, fmt)
+    state = unwrap(checkpoint, ("model", "state_dict", "module"), where)
     state, dropped = _split_dropped(dict(state), lambda k: k.startswith("decoder") or k == "mask_token")
     if "reg_token" in state:
-        raise CheckpointError("timm ViT with register tokens (reg_token) is not supported")
+        raise CheckpointError(f"{where}: register tokens (reg_token) are not supported")
     head = _take_head(state)
-    cfg = _common_config(state, fmt)
+    cfg = _common_config(state, where)
     if cfg["video"]:
-        raise CheckpointError("timm_vit converter expects a 2-D patch embedding; this checkpoint is 3-D")
-    table = state.pop("pos_embed") if "pos_embed" in state else None
-    if table is None:
-        raise CheckpointError("timm ViT checkpoint has no 'pos_embed'")
+        raise CheckpointError(f"{where}: expected a 2-D patch embedding; this checkpoint is 3-D")
+    table = _need(state, "pos_embed", where)  # [1, (1+)N, D]
+    del state["pos_embed"]
     has_cls = "cls_token" in state
     n_patch = int(table.shape[1]) - (1 if has_cls else 0)
     side = math.isqrt(n_patch)
+    if not has_cls and side * side != n_patch and math.isqrt(n_patch - 1) ** 2 == n_patch - 1:
+        raise CheckpointError(f"{where}: pos_embed has a class row (1 + {n_patch - 1} rows) but there is no "
+                              "'cls_token'")
     if side * side != n_patch:
-        raise CheckpointError(f"timm ViT pos_embed has {table.shape[1]} rows; cannot find a square patch grid")
+        raise CheckpointError(f"{where}: pos_embed has {table.shape[1]} rows; cannot find a square patch grid")
     if has_cls:
         state["pos_embed_class"], state["pos_embed_spatial"] = table[:, :1], table[:, 1:]
     else:
@@ -423,7 +484,7 @@ def convert_timm_vit(checkpoint: Mapping[str, Any]) -> Converted:
     _rename_layer_scale(state)
     fc_norm = "fc_norm.weight" in state
     if fc_norm and "norm.weight" in state:
-        raise CheckpointError("timm ViT checkpoint holds both 'norm' and 'fc_norm'; not supported")
+        raise CheckpointError(f"{where}: holds both 'norm' and 'fc_norm'; not supported")
     cfg.update(pos_embed="separable", cls_token=has_cls, img_size=side * cfg["patch_size"], num_frames=1,
                qkv_bias="blocks.0.attn.qkv.bias" in state, fc_norm=fc_norm,
                layer_scale=1.0 if "blocks.0.ls1.gamma" in state else None)
