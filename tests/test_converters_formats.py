@@ -192,6 +192,24 @@ def test_mae_st_finetuned_norm_applies_after_mean_pooling(clip):
     torch.testing.assert_close(pooled, expected, atol=1e-5, rtol=1e-4)
 
 
+def test_mae_st_finetuned_without_cls_token_mean_pools_every_patch(clip, caplog):
+    """Decision (docs/models.md): the reference's fine-tuned forward pools ``x[:, 1:]`` even without a CLS token
+    (dropping the first patch); the suite pools all patch tokens, and the converter warns."""
+    state = _mae_st_state(finetuned=True)
+    del state["cls_token"], state["pos_embed_class"]
+    with caplog.at_level("WARNING"):
+        converted = convert_mae_st({"model": state}, pooled_norm=True, source="maest_nocls.pth")
+    assert "x[:, 1:]" in caplog.text and "maest_nocls.pth" in caplog.text
+    enc = encoder_from_converted(converted, {"num_heads": HEADS}, "mae_st no cls").eval()
+    assert enc.cls_token is None
+    with torch.no_grad():
+        pooled = enc.encode(clip, pool="mean")
+    raw = _ref_blocks(_ref_tubelets(clip, state) + _ref_mae_st_pos(state), state, "separate")  # [B, N, D]
+    torch.testing.assert_close(pooled, _layer_norm(raw.mean(1), state, "norm"), atol=1e-5, rtol=1e-4)
+    reference_pooling = _layer_norm(raw[:, 1:].mean(1), state, "norm")  # what mae_st's models_vit.py computes
+    assert (pooled - reference_pooling).abs().max() > 1e-4
+
+
 def _ref_mae_st_pos(st: dict) -> torch.Tensor:
     t, hw = GRID[0], GRID[1] * GRID[2]
     return st["pos_embed_spatial"].repeat(1, t, 1) + torch.repeat_interleave(st["pos_embed_temporal"], hw, dim=1)
