@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
+from humanalign.cli import add_verbose_arg, run_cli
 from humanalign.report.builder import SECTIONS, build_report
 
 __all__ = ["main"]
@@ -20,16 +20,17 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"sections in order (default: all of {', '.join(SECTIONS)})")
     parser.add_argument("--title", default="humanalign report")
     parser.add_argument("--intro", default=None, help="text file whose paragraphs go under the title")
+    add_verbose_arg(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("humanalign", "experiments"):
         logging.getLogger(name).setLevel(logging.INFO)
-    try:
-        intro = open(args.intro, encoding="utf-8").read() if args.intro else ""
-        paths = build_report(args.results, args.out, sections=args.sections, title=args.title, intro=intro)
-    except (FileNotFoundError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: _build(args), verbose=args.verbose)
+
+
+def _build(args: argparse.Namespace) -> int:
+    intro = open(args.intro, encoding="utf-8").read() if args.intro else ""
+    paths = build_report(args.results, args.out, sections=args.sections, title=args.title, intro=intro)
     print(f"html: {paths['html']}")
     print(f"markdown: {paths['markdown']}")
     return 0

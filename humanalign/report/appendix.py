@@ -43,7 +43,8 @@ def area_table(rows: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     Returns:
         A DataFrame of strings; empty when nothing is left after dropping internal rows.
     """
-    frame = rows[~rows["metric"].isin(INTERNAL_METRICS)].copy()
+    frame = rows[~rows["metric"].isin(INTERNAL_METRICS) & ~rows["metric"].astype(str).str.startswith("fit_mean@")]
+    frame = frame.copy()
     if "role" in frame:
         frame = frame[frame["role"].isna() | frame["role"].isin(["param", "prediction", "test", "fit", "heldout",
                                                                    "reference"])]

@@ -13,12 +13,13 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 from itertools import combinations
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
-from matplotlib.transforms import Bbox
 
 __all__ = ["text_overlaps", "MAX_WIDTH_IN", "too_wide"]
 
@@ -52,35 +53,71 @@ def _axes_texts(ax: Axes) -> list[tuple[str, Text]]:
     return texts
 
 
+def _polygon(text: Text, renderer: object) -> np.ndarray:
+    """Corners [4, 2] (pixels) of the text's own rotated box, not its axis-aligned hull."""
+    box = text.get_window_extent(renderer)
+    angle = math.radians(text.get_rotation() % 180)
+    if abs(math.sin(angle)) < 1e-3 or abs(math.cos(angle)) < 1e-3:
+        return np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]])
+    # The hull of a w x h box rotated by a: W = w|cos| + h|sin|, H = w|sin| + h|cos|; solve for w, h.
+    c, s = abs(math.cos(angle)), abs(math.sin(angle))
+    det = c * c - s * s
+    if abs(det) < 1e-6:  # 45 degrees: w and h are not identifiable from the hull; use the text height
+        _, h, _ = renderer.get_text_width_height_descent("Ag", text.get_fontproperties(), ismath=False)
+        w = (box.width - h * s) / c
+    else:
+        w = (box.width * c - box.height * s) / det
+        h = (box.height * c - box.width * s) / det
+    w, h = max(w, 0.0), max(h, 0.0)
+    centre = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+    a = math.radians(text.get_rotation())
+    u, v = np.array([math.cos(a), math.sin(a)]) * w / 2, np.array([-math.sin(a), math.cos(a)]) * h / 2
+    return np.array([centre - u - v, centre + u - v, centre + u + v, centre - u + v])
+
+
+def _overlap(p: np.ndarray, q: np.ndarray, tolerance: float) -> bool:
+    """Separating-axis test of two convex quadrilaterals, ignoring overlaps thinner than ``tolerance``."""
+    for poly in (p, q):
+        for i in range(4):
+            edge = poly[(i + 1) % 4] - poly[i]
+            axis = np.array([-edge[1], edge[0]])
+            norm = np.linalg.norm(axis)
+            if norm == 0:
+                continue
+            axis /= norm
+            pa, qa = p @ axis, q @ axis
+            if min(pa.max(), qa.max()) - max(pa.min(), qa.min()) <= tolerance:
+                return False
+    return True
+
+
 def text_overlaps(fig: Figure, tolerance_px: float = 1.0) -> list[str]:
-    """Pairs of visible, non-empty texts of ``fig`` whose rendered boxes overlap.
+    """Pairs of visible, non-empty texts of ``fig`` whose rendered (rotated) boxes overlap.
 
     Args:
         fig: The figure (drawn here once).
-        tolerance_px: Overlaps narrower or lower than this many pixels are ignored.
+        tolerance_px: Overlaps thinner than this many pixels are ignored.
 
     Returns:
         One message per overlapping pair, naming both texts; empty when the layout is clean.
     """
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    items: list[tuple[str, str, Bbox]] = []
+    items: list[tuple[str, str, np.ndarray]] = []
     for k, ax in enumerate(fig.axes):
         for kind, text in _axes_texts(ax):
             if not text.get_visible() or not text.get_text().strip():
                 continue
             box = text.get_window_extent(renderer)
             if box.width > 0 and box.height > 0:
-                items.append((f"axes {k} {kind}", text.get_text(), box))
+                items.append((f"axes {k} {kind}", text.get_text(), _polygon(text, renderer)))
     for text in fig.texts:
         if text.get_visible() and text.get_text().strip():
-            items.append(("figure text", text.get_text(), text.get_window_extent(renderer)))
+            items.append(("figure text", text.get_text(), _polygon(text, renderer)))
     problems = []
     seen: set[tuple[str, str]] = set()
-    for (kind_a, a, box_a), (kind_b, b, box_b) in combinations(items, 2):
-        w = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)
-        h = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
-        if w > tolerance_px and h > tolerance_px and (a, b) not in seen:
+    for (kind_a, a, poly_a), (kind_b, b, poly_b) in combinations(items, 2):
+        if (a, b) not in seen and _overlap(poly_a, poly_b, tolerance_px):
             seen.add((a, b))
             problems.append(f"{kind_a} {a!r} overlaps {kind_b} {b!r}")
     return problems

@@ -55,6 +55,8 @@ def shape_bias_figure(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
 def _summary(rows: pd.DataFrame, metrics: tuple[str, str], dataset: str) -> pd.DataFrame:
     sub = rows[rows["metric"].isin(metrics) & (rows["dataset"].fillna("").astype(str) == dataset)]
     sub = sub.drop_duplicates(["model", "metric"], keep="last")
+    if set(sub["metric"]) != set(metrics):
+        return pd.DataFrame()
     wide = sub.pivot(index="model", columns="metric", values="value")
     for bound in ("ci_low", "ci_high"):
         wide = wide.join(sub.pivot(index="model", columns="metric", values=bound).add_suffix(f"_{bound}"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,7 +19,7 @@ from matplotlib.figure import Figure
 
 from humanalign.report.glossary import corruption_family, metric_label
 from humanalign.report.plots_robustness import plot_accuracy_vs_severity, plot_robustness_gap
-from humanalign.report.style import TWO_COLUMN_IN, apply_style, model_color
+from humanalign.report.style import ONE_COLUMN_IN, TWO_COLUMN_IN, apply_style, model_color
 
 __all__ = ["robustness_figures", "severity_figure", "summary_figure", "family_figure", "gap_figure",
            "severity_rows"]
@@ -26,6 +27,7 @@ __all__ = ["robustness_figures", "severity_figure", "summary_figure", "family_fi
 logger = logging.getLogger(__name__)
 
 _SUMMARIES = ("mCE", "relative_mCE", "mPC", "rPC")
+_STYLES = ("-", "--", ":", "-.")  # the order plot_accuracy_vs_severity gives sorted corruptions
 
 
 def severity_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -35,8 +37,9 @@ def severity_rows(rows: pd.DataFrame) -> pd.DataFrame:
         return acc
     cond = acc["condition"].fillna("").astype(str)
     parsed = cond.str.extract(r"^(?P<c>[^/]+)/(?P<s>\d+)$")
-    corruption = acc["corruption"] if "corruption" in acc else pd.Series(np.nan, index=acc.index)
-    acc["corruption"] = corruption.fillna(parsed["c"]).fillna(cond.where(cond == "clean"))
+    corruption = acc["corruption"].astype(object) if "corruption" in acc else pd.Series(None, index=acc.index,
+                                                                                          dtype=object)
+    acc["corruption"] = corruption.fillna(parsed["c"].astype(object)).fillna(cond.where(cond == "clean"))
     severity = acc["severity"] if "severity" in acc else pd.Series(np.nan, index=acc.index)
     acc["severity"] = pd.to_numeric(severity, errors="coerce").fillna(pd.to_numeric(parsed["s"], errors="coerce"))
     acc.loc[acc["corruption"] == "clean", "severity"] = 0
@@ -65,13 +68,17 @@ def severity_figure(rows: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]
     cols = min(len(families), 4)
     nrows = math.ceil(len(families) / cols)
     apply_style()
-    fig, axes = plt.subplots(nrows, cols, figsize=(TWO_COLUMN_IN, 2.5 * nrows + 0.5), sharey=True, squeeze=False)
+    width = TWO_COLUMN_IN if cols > 1 else ONE_COLUMN_IN + 0.5
+    fig, axes = plt.subplots(nrows, cols, figsize=(width, 2.5 * nrows + 0.7), sharey=True, squeeze=False)
     chance = _chance(rows)
     for ax, family in zip(axes.flat, families, strict=False):
         fam = corrupted[corrupted["family"] == family]
         names = sorted(fam["corruption"].unique())
         curves = pd.concat([fam, *(clean.assign(corruption=c) for c in names)], ignore_index=True)
         plot_accuracy_vs_severity(curves, ax=ax, title=family)
+        if len(names) > 1:  # which line style is which corruption, inside the panel
+            ax.legend(handles=[plt.Line2D([], [], color="0.35", ls=_STYLES[k % 4], label=n.replace("_", " "))
+                               for k, n in enumerate(names)], loc="lower left", fontsize=6, handlelength=2.2)
         if chance is not None:
             ax.axhline(chance, color="0.4", lw=0.9, ls="--")
     for ax in list(axes.flat)[len(families):]:
@@ -79,18 +86,14 @@ def severity_figure(rows: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]
     for ax in axes[:, 1:].flat:
         ax.set_ylabel("")
     handles = [plt.Line2D([], [], color=model_color(m), marker="o", label=m) for m in sorted(acc["model"].unique())]
-    styles = ["-", "--", ":", "-."]
-    per_family = max(corrupted.groupby("family")["corruption"].nunique())
-    handles += [plt.Line2D([], [], color="0.3", ls=styles[k % 4], label=f"corruption {k + 1} of a panel")
-                for k in range(per_family)] if per_family > 1 else []
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=7,
-               bbox_to_anchor=(0.5, 0.0))
-    fig.tight_layout(rect=(0, 0.06 + 0.04 * math.ceil(len(handles) / 4), 1, 1))
+    ncol = min(len(handles), 4 if cols > 1 else 2)
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.05 + 0.05 * math.ceil(len(handles) / ncol), 1, 1))
     corr = ", ".join(f"{f}: {', '.join(sorted(corrupted.loc[corrupted['family'] == f, 'corruption'].unique()))}"
                      for f in families)
     caption = (f"Accuracy against corruption severity on {dataset}, one panel per family ({corr}); severity 0 is "
-               f"clean accuracy; within a panel, line styles separate corruptions (in the order listed) and "
-               f"lines join severities of one corruption only; bands: 95% CIs over items; dashed line: chance"
+               f"clean accuracy; within a panel, line styles separate corruptions (legend in the panel) "
+               f"and lines join severities of one corruption only; bands: 95% CIs over items; dashed line: chance"
                f"{f' ({chance:.3f})' if chance else ''}; {_n(acc)}.")
     return [(caption, fig)]
 
@@ -108,7 +111,7 @@ def summary_figure(rows: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]]
         x = np.arange(len(sub))
         ax.bar(x, sub["value"], color=[model_color(str(m)) for m in sub["model"]], zorder=2)
         ax.set_xticks(x, sub["model"].astype(str), rotation=40, ha="right", fontsize=7)
-        ax.set_title(metric_label(metric), fontsize=9)
+        ax.set_title(textwrap.fill(metric_label(metric), 18), fontsize=8)
         ax.grid(axis="x", visible=False)
         if metric in ("mCE", "relative_mCE"):
             ax.axhline(1.0, color="0.4", lw=0.8, ls="--")
@@ -158,7 +161,8 @@ def gap_figure(rows: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]]:
     gap["corruption"] = gap["condition"].astype(str).str.split("/").str[0].str.replace("_", " ")
     gap["pair"] = gap["model"].astype(str)
     apply_style()
-    fig, ax = plt.subplots(figsize=(min(TWO_COLUMN_IN, 0.8 * gap["corruption"].nunique() + 3.0), 2.8))
+    fig, ax = plt.subplots(figsize=(min(TWO_COLUMN_IN, 0.5 * gap["corruption"].nunique() * gap["pair"].nunique()
+                                        + 3.2), 2.8))
     plot_robustness_gap(gap, ax=ax)
     if ax.get_legend() is not None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
@@ -171,6 +175,11 @@ def robustness_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
     """Every robustness figure whose rows are stored, per data set."""
     figs: list[tuple[str, Figure]] = []
     for dataset, grp in rows.groupby(rows["dataset"].fillna("").astype(str), sort=True):
-        figs += severity_figure(grp, dataset) + summary_figure(grp, dataset) + family_figure(grp, dataset)
-        figs += gap_figure(grp, dataset)
+        made = severity_figure(grp, dataset) + summary_figure(grp, dataset) + family_figure(grp, dataset)
+        made += gap_figure(grp, dataset)
+        if not made:  # rows without corruption/severity structure: one point plot per metric
+            from humanalign.report.sections import default_figures
+
+            made = default_figures(grp)
+        figs += made
     return figs

@@ -53,12 +53,10 @@ def layer_figure(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
             ax.get_legend().remove()
     for ax in axes[0][1:]:
         ax.set_ylabel("")
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles, labels = axes[0][-1].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=7)
-        fig.tight_layout(rect=(0, 0.1 + 0.05 * (len(labels) // 5), 1, 1))
-    else:
-        fig.tight_layout()
+        axes[0][-1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+    fig.tight_layout()
     n = pd.to_numeric(main["n"], errors="coerce").dropna() if "n" in main else pd.Series(dtype=float)
     ns = ", ".join(f"{condition_label(r)}: n = {int(v)}" for r, v in
                    main.assign(n=n).dropna(subset=["n"]).groupby("condition")["n"].max().items())

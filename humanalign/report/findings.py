@@ -89,8 +89,9 @@ def _stored_contrasts(rows: pd.DataFrame, a: str, b: str) -> list[dict[str, Any]
             cell["contrast_metric"].notna().any() else "accuracy"
         conditions = set(con.loc[con["dataset"] == dataset, "condition"])
         single = len(conditions) == 1
-        if metric_of_cell == "accuracy" and not (single or condition in _CLEAN or condition == _POOLED):
-            continue  # per-corruption cells: appendix and forest plot
+        pooled = _POOLED in conditions
+        if metric_of_cell == "accuracy" and pooled and condition not in _CLEAN and condition != _POOLED:
+            continue  # per-corruption cells of a pooled set: appendix and forest plot
         diff = cell[cell["metric"] == "difference"]
         if diff.empty:
             continue
@@ -104,8 +105,9 @@ def _stored_contrasts(rows: pd.DataFrame, a: str, b: str) -> list[dict[str, Any]
         else:
             area = "robustness"
         measure = f"{metric_info(metric_of_cell).label}, {dataset}"
-        if not single or condition not in _CLEAN:
-            measure += f", {condition_label(condition, dataset)}"
+        label = condition_label(condition, dataset)
+        if (not single or condition not in _CLEAN) and label != metric_info(metric_of_cell).label:
+            measure += f", {label}"
         out.append({
             "area": area, "measure": measure, "metric": metric_of_cell, "dataset": dataset, "condition": condition,
             "value_a": _num(d.get("value_a")), "value_b": _num(d.get("value_b")),
@@ -130,7 +132,7 @@ def _model_level(rows: pd.DataFrame, a: str, b: str) -> list[dict[str, Any]]:
         out.append({"area": area, "measure": f"{metric_info(metric).label}, {dataset}", "metric": metric,
                     "dataset": dataset, "condition": "", "value_a": va, "value_b": vb, "difference": vb - va,
                     "ci_low": None, "ci_high": None, "test": "none stored", "p_holm": None,
-                    "n": _num(ra.get("n")) if ra is not None else None, "unit": "models",
+                    "n": None, "unit": "one value per model",
                     "ci_a": (_num(ra.get("ci_low")), _num(ra.get("ci_high"))),
                     "ci_b": (_num(rb.get("ci_low")), _num(rb.get("ci_high")))})
     return out
@@ -183,8 +185,14 @@ def _rsa(rows: pd.DataFrame, a: str, b: str, artifacts: Path | None) -> list[dic
 
 
 def _direction(rec: dict[str, Any], a: str, b: str) -> str:
+    """The more human-like model by the metric's rule, qualified by the test: '(significant)',
+    '(n.s.)' or '(untested)'."""
     who = more_human_like(rec["metric"], rec["difference"], rec.get("value_a"), rec.get("value_b"))
-    return {"A": a, "B": b, "tie": "neither (equal)"}.get(who or "", "no human reference")
+    name = {"A": a, "B": b, "tie": "neither (equal)"}.get(who or "", "no human reference")
+    if who not in ("A", "B"):
+        return name
+    p = rec.get("p_holm")
+    return f"{name} ({'untested' if p is None else 'significant' if p < 0.05 else 'n.s.'})"
 
 
 def _sentence(rec: dict[str, Any], a: str, b: str) -> str:
@@ -193,7 +201,8 @@ def _sentence(rec: dict[str, Any], a: str, b: str) -> str:
     if d == 0:
         head = f"On {what}, {b} and {a} do not differ (difference 0)"
     else:
-        head = f"On {what}, {b} is {format_value(abs(d))} {'higher' if d > 0 else 'lower'} than {a}"
+        size = format_value(abs(d)) if abs(d) >= 0.0005 else "less than 0.001"
+        head = f"On {what}, {b} is {size} {'higher' if d > 0 else 'lower'} than {a}"
         head += f" ({format_value(rec['value_b'])} vs {format_value(rec['value_a'])})" \
             if rec.get("value_a") is not None and rec.get("value_b") is not None else ""
     if rec.get("ci_low") is not None and rec.get("ci_high") is not None:
@@ -204,7 +213,7 @@ def _sentence(rec: dict[str, Any], a: str, b: str) -> str:
         tail = f"{rec['test']}{n}: Holm-adjusted p {format_p(rec['p_holm'], prefix=True)}, {sig} at 0.05."
     else:
         tail = "no paired test is stored for this measure, so the difference is descriptive only."
-    who = rec["more_human_like"]
+    who = str(rec["more_human_like"]).split(" (")[0]
     if who in (a, b):
         verdict = f" By the rule for this measure ({_rule(rec['metric'])}), {who} is the more human-like."
     elif who == "neither (equal)":

@@ -34,6 +34,9 @@ def plot_metric_points(rows: pd.DataFrame, ax: Axes | None = None, x: str = "con
                        hue: str = "model") -> Axes:
     """Metric value (with CI bars) per ``x`` level, one coloured series per ``hue`` (e.g. model).
 
+    Lines join the points of a series only when the levels are numbers (ordered); categorical
+    levels (corruption names, data sets) are shown as unconnected points.
+
     Args:
         rows: Metric rows of one benchmark/dataset/metric.
         ax: Axes to draw on (a new figure when None).
@@ -47,6 +50,10 @@ def plot_metric_points(rows: pd.DataFrame, ax: Axes | None = None, x: str = "con
     frame = rows.copy()
     frame[x] = frame[x].fillna("").astype(str) if x in frame else ""
     levels = list(dict.fromkeys(frame[x]))
+    try:  # numeric levels are ordered and may be joined by lines; categories never are
+        levels, ordered = sorted(levels, key=float), True
+    except ValueError:
+        ordered = False
     pos = {lvl: i for i, lvl in enumerate(levels)}
     series = list(dict.fromkeys(frame[hue].astype(str)))
     width = 0.6 / max(len(series), 1)
@@ -54,13 +61,14 @@ def plot_metric_points(rows: pd.DataFrame, ax: Axes | None = None, x: str = "con
         sub = frame[frame[hue].astype(str) == name]
         xs = np.array([pos[v] for v in sub[x]]) + (k - (len(series) - 1) / 2) * width
         ax.errorbar(xs, sub["value"], yerr=_errors(sub), fmt=model_marker(name), color=model_color(name),
-                    label=name, capsize=2, linestyle="-" if len(levels) > 1 else "none")
+                    label=name, capsize=2, linestyle="-" if ordered and len(levels) > 1 else "none")
     ax.set_xticks(range(len(levels)))
-    ax.set_xticklabels(levels, rotation=30 if len(levels) > 4 else 0, ha="right" if len(levels) > 4 else "center")
+    ax.set_xticklabels(levels, rotation=35 if len(levels) > 3 else 0, ha="right" if len(levels) > 3 else "center",
+                       fontsize=8)
     ax.set_ylabel(str(frame["metric"].iloc[0]) if "metric" in frame else "value")
     ax.set_xlabel(x)
     if len(series) > 1:
-        ax.legend(loc="best")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return ax
 
 
@@ -99,7 +107,7 @@ def plot_scaling(rows: pd.DataFrame, ax: Axes | None = None, x: str = "hours", s
                  show_pi: bool = True, limits: tuple[float | None, float | None] | None = None) -> Axes:
     """Scaling trends: fitted mean curve with CI band (and prediction interval), observed points.
 
-    Rows with ``metric == "fit_mean"`` are curve points (``value`` = mean, ``ci_low``/``ci_high``
+    Rows with ``metric == "fit_mean"`` (or ``fit_mean@<x>``, one natural key per curve point) are curve points (``value`` = mean, ``ci_low``/``ci_high``
     = confidence band, optional ``pi_low``/``pi_high``; the curve is dashed beyond the largest
     fitted point); other rows are observations, drawn by ``role``: ``fit`` (filled circles),
     ``heldout`` (one marker shape per released model, named in the legend), ``reference`` (open
@@ -120,8 +128,9 @@ def plot_scaling(rows: pd.DataFrame, ax: Axes | None = None, x: str = "hours", s
     if rows.empty or x not in rows:
         ax.text(0.5, 0.5, "no scaling rows", ha="center", va="center", transform=ax.transAxes)
         return ax
-    curve_mask = rows["metric"] == "fit_mean"
-    obs = rows[~curve_mask]
+    curve_mask = rows["metric"].astype(str).str.match(r"^fit_mean(@|$)")
+    obs = rows[~curve_mask & ~rows["metric"].isin(["intercept", "slope_per_decade", "slope_difference"])]
+    obs = obs[~obs["metric"].astype(str).str.startswith("predicted_")]
     metric = str(obs["metric"].iloc[0]) if not obs.empty else "value"
     info = metric_info(metric)
     lo, hi = limits if limits is not None else (info.lo, info.hi)
@@ -133,7 +142,8 @@ def plot_scaling(rows: pd.DataFrame, ax: Axes | None = None, x: str = "hours", s
         fit_pts = obs[(obs[series].astype(str) == name) & (role == "fit")]
         if not cur.empty:
             xmax = fit_pts[x].max() if not fit_pts.empty else cur[x].max()
-            inside, beyond = cur[cur[x] <= xmax], cur[cur[x] >= xmax]
+            inside = cur[cur[x] <= xmax]
+            beyond = cur[cur[x] >= (inside[x].max() if not inside.empty else xmax)]
             ax.plot(inside[x], inside["value"], color=color, linestyle=style, label=f"{name}: fit")
             ax.plot(beyond[x], beyond["value"], color=color, linestyle=style, alpha=0.6)
             ax.fill_between(cur[x], cur["ci_low"].clip(lo, hi), cur["ci_high"].clip(lo, hi), color=color,
@@ -150,12 +160,14 @@ def plot_scaling(rows: pd.DataFrame, ax: Axes | None = None, x: str = "hours", s
         for model, grp in obs[(obs[series].astype(str) == name) & (role == "heldout")].groupby("model", sort=False):
             marker = _RELEASED_MARKERS[released.index(str(model)) % len(_RELEASED_MARKERS)]
             ax.scatter(grp[x], grp["value"], marker=marker, s=90 if marker == "*" else 45, color=color,
-                       edgecolors="black", linewidths=0.6, zorder=4, label=f"{name}: {model} (held out)")
+                       edgecolors="black", linewidths=0.6, zorder=4,
+                       label=f"{name}: {str(model).removeprefix('reference:')} (held out)")
     ax.set_xscale("log")
     ax.set_xlabel("pretraining video (hours, log scale)" if x == "hours" else x)
     ax.set_ylabel(info.label)
     if lo is not None and hi is not None:
-        top = min(hi, float(np.nanmax(obs["value"])) * 1.15 + 1e-9) if not obs.empty else hi
+        shown = pd.concat([obs["value"], rows.loc[curve_mask, "value"]]).astype(float)
+        top = min(hi, float(np.nanmax(shown)) * 1.1 + 1e-9) if len(shown) else hi
         ax.set_ylim(lo, max(top, lo + 1e-9))
-    ax.legend(loc="upper left", fontsize=7)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=7)  # below: never over the data
     return ax

@@ -65,7 +65,7 @@ def plot_shape_bias(per_category: pd.DataFrame, overall: pd.DataFrame | None = N
             if obs in table.columns:
                 ax.axvline(value, color=model_color(str(obs)), linewidth=1.0, alpha=0.8)
     ax.set_yticks(rows, table.index)
-    ax.set_xlim(0, 1)
+    ax.set_xlim(-0.03, 1.03)  # markers at 0 and 1 (humans) stay whole
     ax.set_ylim(-0.5, len(table) - 0.5)
     ax.set_xlabel("fraction of shape decisions (shape bias)")
     ax.set_ylabel("shape category")

@@ -1,8 +1,9 @@
-"""Section renderers for the report: rows -> tables and figures (reshaping and plotting only).
+"""Section renderers for the report: rows -> appendix tables and figures (reshaping and plotting only).
 
-A renderer takes the metric rows of one section and returns ``[(caption, table)]`` or
-``[(caption, figure)]``. Area plot modules (``plots_rsa``, ``plots_behaviour``) are used where they
-fit; other rows get the generic point-with-CI plot.
+A table renderer takes the metric rows of one section and returns ``[(caption, table)]``; a figure
+renderer returns ``[(caption, figure)]`` (a figure may also be the path of a PNG an experiment drew).
+The area figure builders live in ``figures_<area>.py``; generic rows get one point-with-CI plot per
+(data set, metric), with categorical conditions never joined by lines.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from collections.abc import Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 
-from humanalign.report.plots import plot_contrast_forest, plot_metric_points, plot_scaling
-from humanalign.report.plots_behaviour import plot_consistency_vs_accuracy
-from humanalign.report.plots_rsa import plot_layer_profile, plot_model_bars
+from humanalign.report.appendix import area_table, contrast_table
+from humanalign.report.figures_behaviour import behaviour_figures
+from humanalign.report.figures_eval import contrast_figures, probe_figures, scaling_figures
+from humanalign.report.figures_robustness import robustness_figures
+from humanalign.report.figures_rsa import rsa_figures
+from humanalign.report.glossary import condition_label, metric_label
+from humanalign.report.plots import plot_metric_points
 from humanalign.report.style import styled_axes
-from humanalign.report.tables import format_ci, format_value, metric_table
 
 __all__ = [
     "MAX_FIGURES_PER_SECTION",
@@ -29,6 +33,8 @@ __all__ = [
     "scaling_figures",
     "rsa_figures",
     "behaviour_figures",
+    "robustness_figures",
+    "probe_figures",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,121 +52,37 @@ def _groups(rows: pd.DataFrame, keys: Sequence[str] = ("dataset", "metric")) -> 
 
 
 def default_tables(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """One value-with-CI table per (dataset, metric): models (x layer) by condition."""
-    return [(name, metric_table(grp)) for name, grp in _groups(rows)]
+    """One table for the whole section: model (layer), data set, condition by metric."""
+    table = area_table(rows)
+    return [("all metrics", table)] if not table.empty else []
 
 
 def default_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
-    """One point-with-CI figure per (dataset, metric) group."""
+    """One point-with-CI figure per (dataset, metric) group; conditions are categories (not joined)."""
     figs = []
-    for name, grp in _groups(rows)[:MAX_FIGURES_PER_SECTION]:
-        ax = styled_axes(None, (5.5, 3.4))
+    for _, grp in _groups(rows)[:MAX_FIGURES_PER_SECTION]:
+        grp = grp.copy()
+        grp["condition"] = [condition_label(c, d) for c, d in zip(grp.get("condition", ""), grp["dataset"],
+                                                                  strict=True)]
+        ax = styled_axes(None, (5.5, 3.2))
         plot_metric_points(grp, ax=ax)
-        ax.set_title(name)
-        figs.append((name, ax.figure))
+        metric = str(grp["metric"].iloc[0])
+        ax.set_ylabel(metric_label(metric))
+        ax.set_xlabel("condition")
+        dataset = str(grp["dataset"].iloc[0])
+        ax.set_title(f"{metric_label(metric)}, {dataset}", fontsize=9)
+        caption = f"{metric_label(metric)} on {dataset} per condition; bars: stored 95% CIs where present."
+        figs.append((caption, ax.figure))
     return figs
 
 
 def contrast_tables(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """Contrast rows as one table: difference [CI], p, adjusted p, effect size, test and level."""
-    if rows.empty:
-        return []
-    keys = [c for c in ("model", "dataset", "condition", "test", "level") if c in rows]
-    frame = rows.copy()
-    for col in keys:
-        frame[col] = frame[col].fillna("").astype(str)
-    diff = frame[frame["metric"] == "difference"][keys + ["value", "ci_low", "ci_high", "n"]]
-    table = diff.rename(columns={"value": "difference"})
-    table["difference"] = [format_ci(v, lo, hi) for v, lo, hi in zip(diff["value"], diff["ci_low"], diff["ci_high"],
-                                                                      strict=True)]
-    table = table.drop(columns=["ci_low", "ci_high"])
-    for metric in ("p_value", "p_adjusted", "effect_size"):
-        vals = frame[frame["metric"] == metric].drop_duplicates(keys, keep="last").set_index(keys)["value"]
-        table[metric] = [format_value(vals.get(tuple(r), None)) for r in table[keys].itertuples(index=False)]
-    table["n"] = table["n"].astype("Int64").astype(str).replace("<NA>", "")
-    return [("contrasts", table.reset_index(drop=True))]
-
-
-def contrast_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
-    """A forest plot of all contrast differences."""
-    diff = rows[rows["metric"] == "difference"]
-    if diff.empty:
-        return []
-    ax = styled_axes(None, (6.5, 0.35 * len(diff) + 1.2))
-    plot_contrast_forest(diff, ax=ax)
-    return [("contrasts", ax.figure)]
+    """Every contrast cell: B - A [CI], p, Holm p, test and level."""
+    table = contrast_table(rows)
+    return [("contrast cells", table)] if not table.empty else []
 
 
 def scaling_tables(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """Fitted parameters and extrapolations (curve points are left to the figure)."""
-    keep = rows[~rows["metric"].isin(["fit_mean"])]
-    if "role" in keep:
-        keep = keep[keep["role"].isna() | keep["role"].isin(["param", "prediction", "test", "heldout"])]
-    return [
-        (name, metric_table(grp, index=("model", "condition"), columns=("metric",)))
-        for name, grp in _groups(keep, keys=("dataset",))
-    ]
-
-
-def scaling_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
-    """One scaling-trend figure per dataset (needs an ``hours`` column)."""
-    if "hours" not in rows:
-        return default_figures(rows)
-    figs = []
-    plot_rows = rows[rows["hours"].notna()]
-    for dataset, grp in plot_rows.groupby(plot_rows["dataset"].fillna("")):
-        ax = styled_axes(None, (5.5, 3.8))
-        plot_scaling(grp, ax=ax)
-        ax.set_title(str(dataset))
-        figs.append((str(dataset) or "scaling", ax.figure))
-    return figs
-
-
-def _noise_ceiling(rows: pd.DataFrame, metric: str) -> tuple[float, float] | None:
-    lo = rows[rows["metric"] == f"{metric}_noise_ceiling_lower"]["value"]
-    hi = rows[rows["metric"] == f"{metric}_noise_ceiling_upper"]["value"]
-    return (float(lo.iloc[-1]), float(hi.iloc[-1])) if len(lo) and len(hi) else None
-
-
-def rsa_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
-    """Per (dataset, condition, metric): layer profiles when models have several layers, else bars;
-    noise-ceiling rows (``<metric>_noise_ceiling_lower/upper``) become the grey band."""
-    figs: list[tuple[str, Figure]] = []
-    main = rows[~rows["metric"].astype(str).str.contains("noise_ceiling")]
-    keys = [c for c in ("dataset", "condition", "metric") if c in main]
-    for key, grp in main.groupby([main[k].fillna("") for k in keys], sort=True):
-        if len(figs) >= MAX_FIGURES_PER_SECTION:
-            break
-        parts = key if isinstance(key, tuple) else (key,)
-        name = " / ".join(str(p) for p in parts if str(p))
-        scope = rows
-        for k, v in zip(keys[:-1], parts[:-1], strict=True):
-            scope = scope[scope[k].fillna("") == v]
-        ceiling = _noise_ceiling(scope, str(parts[-1]))
-        ax = styled_axes(None, (5.5, 3.4))
-        layered = "layer" in grp and grp.groupby("model")["layer"].nunique().max() > 1
-        if layered:
-            plot_layer_profile(grp, ax=ax, noise_ceiling=ceiling, title=name)
-        else:
-            plot_model_bars(grp.drop_duplicates("model", keep="last"), ax=ax, noise_ceiling=ceiling, title=name)
-        figs.append((name, ax.figure))
-    return figs
-
-
-def behaviour_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
-    """Error consistency against accuracy difference (model-vs-human summary) when both metrics are
-    stored, plus the generic per-metric plots."""
-    figs: list[tuple[str, Figure]] = []
-    need = {"accuracy_difference", "error_consistency"}
-    if need <= set(rows["metric"]):
-        sub = rows[rows["metric"].isin(need)].drop_duplicates(["model", "metric"], keep="last")
-        wide = sub.pivot(index="model", columns="metric", values="value")
-        for bound in ("ci_low", "ci_high"):
-            if sub[bound].notna().all():
-                extra = sub.pivot(index="model", columns="metric", values=bound)
-                wide = wide.join(extra.add_suffix(f"_{bound}"))
-        summary = wide.reset_index().rename(columns={"model": "observer"})
-        ax = styled_axes(None, (5.5, 4.0))
-        plot_consistency_vs_accuracy(summary, ax=ax)
-        figs.append(("error consistency vs accuracy difference", ax.figure))
-    return figs + default_figures(rows)[: MAX_FIGURES_PER_SECTION - len(figs)]
+    """Fitted parameters, predictions and observed points (curve points are left to the figure)."""
+    table = area_table(rows)
+    return [("fits and points", table)] if not table.empty else []

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PALETTE", "HUMAN_COLOR", "FIGURE_PROBLEMS", "apply_style", "styled_axes", "model_color", "model_marker",
-    "save_figure", "require_columns", "ONE_COLUMN_IN", "TWO_COLUMN_IN",
+    "save_figure", "require_columns", "reserve_colors", "ONE_COLUMN_IN", "TWO_COLUMN_IN",
 ]
 
 logger = logging.getLogger(__name__)
@@ -134,6 +134,20 @@ def model_color(name: str) -> str:
             if PALETTE[(start + k) % len(PALETTE)] not in taken]
     _ASSIGNED[name] = free[0] if free else PALETTE[start]
     return _ASSIGNED[name]
+
+
+def reserve_colors(names: Sequence[str]) -> None:
+    """Give the not yet coloured ``names`` the first unused palette colours, in the given order.
+
+    A report calls this once with its models (sorted), so a handful of models get the most distinct
+    colours (blue, red, green, yellow, ...) instead of hash-picked neighbours; every figure of the
+    report then shows a model in the same colour. Humans and fixed families keep theirs.
+    """
+    used = set(_ASSIGNED.values())
+    free = [c for c in PALETTE if c not in used]
+    for name in names:
+        if _family(name) is None and name not in _ASSIGNED and free:
+            _ASSIGNED[name] = free.pop(0)
 
 
 def model_marker(name: str) -> str:
