@@ -141,6 +141,7 @@ def extract(
         "is_video": observer.is_video,
         "num_frames": observer.contract.frames,
         "perturbation": perturb_id,
+        "inputs": "uint8" if pixels is not None and pixels.dtype == torch.uint8 else "float",
         "autocast": str(amp).replace("torch.", "") if amp is not None else "fp32",
         "extractor_version": EXTRACTOR_VERSION,
     }

@@ -56,5 +56,9 @@ def encoder_observer(encoder: nn.Module, name: str | None = None, spec: str | No
 def suite_observer(spec: ModelSpec) -> Observer:
     """A registry name, run folder, checkpoint folder or ``model.safetensors`` (see ``load_model``)."""
     from humanalign.models.loading import load_model
+    from humanalign.models.observers.seeded import seeded_build
 
-    return encoder_observer(load_model(spec.target), spec.default_name, spec.text, dict(spec.overrides))
+    # seeded: an architecture-only registry entry (vit_test_image, vit_s16_video) gets the same random
+    # init, so the same weights hash, every run; checkpoints overwrite the init anyway
+    encoder = seeded_build(lambda: load_model(spec.target))
+    return encoder_observer(encoder, spec.default_name, spec.text, dict(spec.overrides))

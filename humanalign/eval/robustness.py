@@ -1,0 +1,115 @@
+"""The robustness experiment as package calls: which cells, every observer's grid, the summary rows.
+
+``experiments/robustness.py`` is a thin command over :func:`run_robustness`; a lab can call it directly::
+
+    data = load_labelled("data/sketch")
+    observers = load_observers("timm:resnet50@r50.pth,hvm1")
+    grids, summary = run_robustness(observers, data, resolve_corruptions("all", data.is_video), [1, 3, 5], store)
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Sequence
+
+import pandas as pd
+
+from humanalign.compare.robustness_rows import GridSummary, summarise_grid
+from humanalign.eval.grid import GridResult, GridSettings, grid_cells, score_grid
+from humanalign.eval.labelled import LabelledSet
+from humanalign.io.results import ResultsStore
+from humanalign.models.observers import Observer
+from humanalign.perturb.corruptions import ALL_CORRUPTIONS, CorruptionError
+from humanalign.registry import CORRUPTIONS, VIDEO_PERTURBATIONS
+
+__all__ = ["resolve_corruptions", "parse_severities", "family_of", "grid_trials", "run_robustness"]
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_corruptions(spec: str, is_video: bool) -> list[str]:
+    """Names to run: ``all`` or a comma list, validated against the registries for the set's kind.
+
+    Raises:
+        CorruptionError: naming an unknown name and the closest known ones.
+    """
+    if spec == "all":
+        return list(VIDEO_PERTURBATIONS.list()) if is_video else list(ALL_CORRUPTIONS)
+    known = set(CORRUPTIONS.list()) | (set(VIDEO_PERTURBATIONS.list()) if is_video else set())
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    for n in names:
+        if n not in known:
+            kind = "video perturbation or image corruption" if is_video else "image corruption"
+            close = difflib.get_close_matches(n, sorted(known), n=3, cutoff=0.5)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise CorruptionError(f"unknown {kind} {n!r}.{hint} Known: {', '.join(sorted(known))}")
+    if not names:
+        raise CorruptionError(f"no corruption named in {spec!r}")
+    return names
+
+
+def parse_severities(spec: str) -> list[int]:
+    """``"1-5"`` or ``"1,3"`` -> sorted severities in 1..5.
+
+    Raises:
+        ValueError: for anything else.
+    """
+    out: set[int] = set()
+    try:
+        for part in spec.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise ValueError(f"severities must look like 1-5 or 1,3,5, got {spec!r}") from None
+    if not out or min(out) < 1 or max(out) > 5:
+        raise ValueError(f"severities must lie in 1..5, got {spec!r}")
+    return sorted(out)
+
+
+def family_of(name: str, is_video: bool) -> str:
+    """Corruption family from the registry metadata."""
+    if is_video and name in VIDEO_PERTURBATIONS:
+        return str(VIDEO_PERTURBATIONS.meta(name).get("family", "other"))
+    return str(CORRUPTIONS.meta(name).get("family", "other"))
+
+
+def grid_trials(store: ResultsStore, grids: Sequence[GridResult], dataset: str, benchmark: str = "robustness"
+                ) -> pd.DataFrame:
+    """Per-item correctness of the given grids: each observer's rows of its own weights and protocol."""
+    frames = []
+    for g in grids:
+        df = store.trials(observer=g.observer, checkpoint_hash=g.weights_hash, benchmark=benchmark,
+                          dataset=dataset, config_hash=g.config_hash)
+        frames.append(df)
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if df.empty:
+        return df
+    df["severity"] = df["severity"].astype(int)
+    df["correct"] = df["correct"].astype(int)
+    return df.rename(columns={"observer": "model", "imagename": "item"})
+
+
+def run_robustness(observers: Sequence[Observer], data: LabelledSet, corruptions: Sequence[str],
+                   severities: Sequence[int], store: ResultsStore, settings: GridSettings = GridSettings(),
+                   ) -> tuple[list[GridResult], GridSummary]:
+    """Score every observer's grid (resumably), then write and return the summary rows.
+
+    Each observer's summary rows carry its own protocol hash; pairwise rows (McNemar, the video-vs-image
+    gap) carry the shared hash, or a hash of both when the protocols differ (head vs readout).
+    """
+    cells = grid_cells(corruptions, severities)
+    grids = []
+    for obs in observers:
+        grid = score_grid(obs, data, cells, store, settings)
+        grids.append(grid)
+        logger.info("%s: %d cells computed, %d already stored", obs.id, len(grid.computed), len(grid.skipped))
+    trials = grid_trials(store, grids, data.name, settings.benchmark)
+    summary = summarise_grid(
+        trials, dataset=data.name, corruptions=corruptions, severities=severities,
+        families={c: family_of(c, data.is_video) for c in corruptions},
+        hashes={g.observer: g.weights_hash for g in grids}, is_video={o.id: o.is_video for o in observers},
+        num_classes=len(data.classes), imagenet_classes=all(c.isdigit() for c in data.classes),
+        cfgs={g.observer: g.config_hash for g in grids}, seed=settings.seed, benchmark=settings.benchmark)
+    store.append_metrics(summary.rows)
+    return grids, summary
