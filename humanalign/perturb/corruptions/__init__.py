@@ -19,8 +19,10 @@ import torch
 
 from humanalign.perturb.corruptions import blur, digital, frost, noise, spatter, weather  # noqa: F401 (register)
 from humanalign.perturb.corruptions._common import CorruptionError
+from humanalign.perturb.corruptions.imagenet_c_files import imagenet_c_encode, imagenet_c_jpeg_bytes
 
-__all__ = ["IMAGENET_C_CORRUPTIONS", "EXTRA_CORRUPTIONS", "ALL_CORRUPTIONS", "FAMILIES", "CorruptionError", "corrupt"]
+__all__ = ["IMAGENET_C_CORRUPTIONS", "EXTRA_CORRUPTIONS", "ALL_CORRUPTIONS", "FAMILIES", "CorruptionError", "corrupt",
+           "imagenet_c_encode", "imagenet_c_jpeg_bytes"]
 
 IMAGENET_C_CORRUPTIONS = (
     "gaussian_noise", "shot_noise", "impulse_noise",

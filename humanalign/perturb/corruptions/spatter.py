@@ -3,8 +3,8 @@
 Constants per severity 1..5 are those of Hendrycks & Dietterich (2019). The water branch of the
 original uses OpenCV (Canny edges, an L2 distance transform truncated at 20 px, histogram
 equalisation and an emboss filter) to shade the drops; here each step is a torch equivalent:
-edges by hysteresis on the L1 Sobel magnitude (thresholds 50/150, no non-maximum suppression),
-and an octagonal (alternating square/cross dilation) distance truncated at 20 px.
+Canny edges (L1 Sobel magnitude, non-maximum suppression in 4 directions, then hysteresis with thresholds
+50/150 grown 8 steps), and an octagonal (alternating square/cross dilation) distance truncated at 20 px.
 """
 
 from __future__ import annotations
