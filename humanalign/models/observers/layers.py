@@ -7,7 +7,8 @@ other module is named by its ``named_modules()`` path (``layer3.1.conv2``, ``blo
 How the block list is found, first match wins: a ``blocks`` ModuleList/Sequential (timm and suite
 ViTs), ``encoder.layer`` (Hugging Face DINOv2, VideoMAE, V-JEPA 2), ``layers`` / ``*.layers``
 (Hugging Face ViT in transformers >= 5, shallowest first), the residual blocks of
-ResNet-style ``layer1..layer4`` stages, the blocks of timm ``stages``, else the top-level children
+ResNet-style ``layer1..layer4`` stages, the blocks of timm ``stages``, the parametrised children of
+a torchvision ``features`` Sequential (MobileNet, EfficientNet, ConvNeXt, VGG), else the top-level children
 that have parameters, except the classifier (its last ``nn.Linear``).
 """
 
@@ -56,6 +57,9 @@ def find_blocks(model: nn.Module) -> list[str]:
             inner = modules.get(f"{stage}.blocks")
             names += _children_of(inner, f"{stage}.blocks") if inner is not None else [stage]
         return names
+    features = modules.get("features")  # torchvision MobileNet, EfficientNet, ConvNeXt, VGG, DenseNet stages
+    if isinstance(features, nn.Sequential) and len(features) > 1:
+        return [f"features.{n}" for n, child in features.named_children() if any(True for _ in child.parameters())]
     head = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1:]  # the last Linear: a classifier
     return [name for name, child in model.named_children()  # pools, activations, flatten: no parameters, no block
             if name not in _HEAD_NAMES and name not in head and any(True for _ in child.parameters())]

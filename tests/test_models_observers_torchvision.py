@@ -1,0 +1,88 @@
+"""Observer equivalence with torchvision (issue 14 item 5): on the same seeded random weights and input,
+the adapter's hooked layer outputs equal ``create_feature_extractor``'s to <= 1e-6 in fp32 (``resnet18``
+and ``mobilenet_v3_small`` at 64 px); the contract comes from the weights' transforms; loading is strict.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from humanalign.io.checkpoints import CheckpointError
+from humanalign.models.observers import load_observer
+
+ATOL = 1e-6
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> None:
+    torch.testing.assert_close(a.float(), b.float(), rtol=0, atol=ATOL)
+
+
+@pytest.fixture(scope="module")
+def resnet18():
+    return load_observer("torchvision:resnet18")
+
+
+@pytest.mark.parametrize("name, nodes", [
+    ("resnet18", ["layer1", "layer2", "layer3", "layer4", "layer2.1.conv2"]),
+    ("mobilenet_v3_small", ["features.1", "features.4", "features.12"]),
+])
+def test_torchvision_layers_equal_create_feature_extractor(name: str, nodes: list[str], resnet18) -> None:
+    from torchvision.models.feature_extraction import create_feature_extractor
+
+    obs = resnet18 if name == "resnet18" else load_observer(f"torchvision:{name}")
+    model = obs.module
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    penultimate = "flatten" if name == "resnet18" else "classifier.2"  # the last Linear's input
+    extractor = create_feature_extractor(model, return_nodes=[*nodes, penultimate]).eval()
+    with torch.no_grad():
+        ref = extractor(x)
+        feats = obs.features(x, [*nodes, "final"], pooling="tokens")
+        mean = obs.features(x, nodes, pooling="mean")
+        logits = obs.logits(x)
+        full = model(x)
+    for node in nodes:
+        _close(feats[node], ref[node].flatten(1))  # a module path works as a layer name as given
+        _close(mean[node], ref[node].mean((2, 3)))
+    canonical = obs.resolve_layers(nodes)  # ... and resolves to block<i> where it is a block
+    assert canonical == (nodes if name == "resnet18" else ["block1", "block4", "block12"])
+    with torch.no_grad():
+        by_block = obs.features(x, canonical, pooling="tokens")
+    for node, layer in zip(nodes, canonical):
+        _close(by_block[layer], ref[node].flatten(1))
+    _close(feats["final"], ref[penultimate])
+    _close(logits, full)
+    assert obs.has_imagenet_logits
+
+
+def test_torchvision_blocks(resnet18) -> None:
+    assert resnet18.blocks == [f"layer{s}.{b}" for s in (1, 2, 3, 4) for b in (0, 1)]
+    # bug fixed: a torchvision `features` Sequential was one block; its stages are the blocks
+    assert load_observer("torchvision:mobilenet_v3_small").blocks == [f"features.{i}" for i in range(13)]
+
+
+def test_torchvision_contract_from_weights_transforms(resnet18) -> None:
+    import torchvision
+
+    obs = resnet18
+    transform = torchvision.models.ResNet18_Weights.DEFAULT.transforms()
+    c = obs.contract
+    assert (c.kind, c.size, c.frames, c.interpolation) == ("image", 224, 1, "bilinear")
+    assert c.crop_fraction == pytest.approx(224 / 256)
+    assert c.mean == tuple(transform.mean) and c.std == tuple(transform.std)
+    assert c.source == "torchvision weights transforms"
+
+
+def test_torchvision_weights_file_strict(tmp_path: Path, resnet18) -> None:
+    from safetensors.torch import save_file
+
+    obs = resnet18
+    state = dict(obs.module.state_dict())
+    save_file(state, str(tmp_path / "r18.safetensors"))
+    assert load_observer(f"torchvision:resnet18@{tmp_path / 'r18.safetensors'}").weights_hash == obs.weights_hash
+    del state["fc.bias"]
+    save_file(state, str(tmp_path / "cut.safetensors"))
+    with pytest.raises(CheckpointError, match=r"cut\.safetensors: checkpoint does not match ResNet: missing keys \['fc.bias'\]"):
+        load_observer(f"torchvision:resnet18@{tmp_path / 'cut.safetensors'}")
