@@ -77,8 +77,8 @@ class FeatureSet:
         return str(self.provenance.get("checkpoint_hash", ""))
 
     def __getitem__(self, layer: int | str) -> np.ndarray:
-        """Features ``[N, D]`` of one layer (block index, ``"block<i>"`` or ``"final"``)."""
-        name = layer_name(layer)
+        """Features ``[N, D]`` of one layer (block index, ``"block<i>"``, ``"final"`` or a module name)."""
+        name = layer if isinstance(layer, str) and layer in self.features else layer_name(layer)
         if name not in self.features:
             raise KeyError(f"layer {name!r} not extracted; have {', '.join(self.layers)}")
         return self.features[name]
