@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from humanalign.cli import add_verbose_arg, run_cli
 from humanalign.compare.published import load_published_scaling
 from humanalign.compare.scaling import compare_slopes, extrapolate, fit_loglinear, fit_power_law
 from humanalign.io.results import ResultsStore
@@ -32,6 +33,8 @@ from humanalign.report.style import apply_style, save_figure
 logger = logging.getLogger("experiments.scaling")
 
 SERIES_MODEL = "stmae_vith14_childS"
+#: The store asks every model row for a checkpoint hash; these rows come from published logs, not weights.
+PUBLISHED_HASH = "published:orhan2024"
 GRID = np.geomspace(0.1, 20000, 60)
 
 
@@ -58,7 +61,7 @@ def fit_series(table: pd.DataFrame, acc: str) -> tuple[list[dict], list[dict], l
                          "ci_high": p.ci_high, "n": fit.n, "role": "param"})
         curve = fit.predict(GRID)
         for c in curve.itertuples(index=False):
-            rows.append({**base, "model": SERIES_MODEL, "metric": "fit_mean", "value": c.mean,
+            rows.append({**base, "model": SERIES_MODEL, "metric": f"fit_mean@{c.x:.6g}", "value": c.mean,
                          "ci_low": c.mean_ci_low, "ci_high": c.mean_ci_high, "pi_low": c.pi_low,
                          "pi_high": c.pi_high, "hours": c.x, "role": "curve"})
         if len(grp) >= 5:
@@ -126,10 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accuracy", choices=("best", "last"), default="best",
                         help="finetuning epoch whose accuracy is used (default: best logged epoch)")
     parser.add_argument("--table", type=Path, default=None, help="published-points CSV (default: shipped table)")
+    add_verbose_arg(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("humanalign", "experiments"):
         logging.getLogger(name).setLevel(logging.INFO)
+    return run_cli(lambda: run(args), verbose=args.verbose)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit, write the figure, CSVs and results rows; print a summary."""
     acc = f"acc_{args.accuracy}"
     table = load_published_scaling(args.table)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -144,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     extrap_df = pd.DataFrame(extrap)
     extrap_df.to_csv(extrap_path, index=False)
     store = ResultsStore(args.out / "results.sqlite")
-    store.append_metrics(frame.assign(accuracy_epoch=args.accuracy))
+    store.append_metrics(frame.assign(accuracy_epoch=args.accuracy, checkpoint_hash=PUBLISHED_HASH))
 
     print(f"figure: {', '.join(str(p) for p in figure_paths)}")
     print(f"parameters: {params_path}")

@@ -73,6 +73,10 @@ def test_cli_writes_videos_manifest_and_broken_files(tmp_path: Path, capsys: pyt
         assert name in printed
 
 
-def test_cli_rejects_odd_size(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="even size"):
-        main(["make-demo-videos", "--out", str(tmp_path), "--count", "1", "--size", "33", "--workers", "1"])
+def test_cli_rejects_odd_size(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["make-demo-videos", "--out", str(tmp_path), "--count", "1", "--size", "33", "--workers", "1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "even size" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(ValueError, match="even size"):  # -v: the traceback
+        main([*args, "-v"])

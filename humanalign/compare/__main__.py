@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
+from humanalign.cli import run_cli
+
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 logger = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``python -m humanalign.compare`` parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="python -m humanalign.compare",
                                      description="Compare models with humans and brains.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in SUBCOMMANDS.values():
         add(sub)
@@ -75,11 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args))
-    except (FileNotFoundError, ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: args.func(args), verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+from humanalign.cli import add_verbose_arg, run_cli
+
 __all__ = ["main"]
 
 
@@ -53,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--min-frames", type=int, default=1, help="skip videos shorter than this")
     scan.add_argument("--no-cache", action="store_true", help="do not read or write the index cache")
     scan.add_argument("--no-verify", action="store_true", help="do not decode first/last frames")
+    for command in (demo, motion, scan):
+        add_verbose_arg(command)
     return parser
 
 
@@ -60,6 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the data CLI; returns the exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return run_cli(lambda: _run(args), verbose=args.verbose)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run one subcommand; bad input raises and :func:`run_cli` reports it in one line."""
     if args.command == "make-demo-videos":
         from humanalign.data.demo_videos import write_demo_videos
 

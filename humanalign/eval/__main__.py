@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from humanalign.cli import add_verbose_arg, run_cli
 from humanalign.eval.data import load_labelled
 from humanalign.eval.run import METHODS, EvalSettings, evaluate, evaluate_head, result_rows
 
@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     helps = {"tsne": "t-SNE figure of features", "head": "score the fine-tuned head of a released checkpoint"}
     for method in (*METHODS, "head", "tsne"):
         p = sub.add_parser(method, help=helps.get(method, f"{method} evaluation"))
+        add_verbose_arg(p)
         p.add_argument("--model", required=True, help="registry name, run folder or model.safetensors")
         if method in METHODS:
             p.add_argument("--train", required=True, type=Path, help="class-folder tree or path,label CSV")
@@ -111,26 +112,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; prints the scores and returns a process exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return run_cli(lambda: _run(args), verbose=args.verbose)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Load the model and run the chosen evaluation; bad input raises (reported by :func:`run_cli`)."""
     from humanalign.models import load_model
 
-    try:
-        model = load_model(args.model)
-        if args.method == "tsne":
-            return _tsne(args, model)
-        if args.method == "head":
-            settings = EvalSettings(method="head", num_clips=args.clips, num_crops=args.crops, stride=args.stride,
-                                    pool=args.pool, seed=args.seed)
-            result = evaluate_head(model, load_labelled(args.val), settings, progress=not args.quiet)
-            return _report(args, model, result)
-        if args.shots is not None and args.fraction is not None:
-            raise ValueError("give --shots or --fraction, not both")
-        train, val = load_labelled(args.train), load_labelled(args.val)
-        settings = _settings(args, model)
-        result = evaluate(model, train, val, settings, progress=not args.quiet)
+    model = load_model(args.model)
+    if args.method == "tsne":
+        return _tsne(args, model)
+    if args.method == "head":
+        settings = EvalSettings(method="head", num_clips=args.clips, num_crops=args.crops, stride=args.stride,
+                                pool=args.pool, seed=args.seed)
+        result = evaluate_head(model, load_labelled(args.val), settings, progress=not args.quiet)
         return _report(args, model, result)
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    if args.shots is not None and args.fraction is not None:
+        raise ValueError("give --shots or --fraction, not both")
+    train, val = load_labelled(args.train), load_labelled(args.val)
+    settings = _settings(args, model)
+    result = evaluate(model, train, val, settings, progress=not args.quiet)
+    return _report(args, model, result)
 
 
 def _report(args: argparse.Namespace, model, result) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from humanalign.cli import add_verbose_arg, run_cli
 from humanalign.config import apply_overrides, config_hash
 from humanalign.synthetic.config import STAGE_NAMES, VARIANTS, GeneratorConfig, stage_config
 
@@ -67,6 +68,12 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     from humanalign.synthetic.clips import render_clips
 
     encoder = load_model(args.encoder) if args.encoder != "none" else None
+    if encoder is not None:
+        from humanalign.features.hashing import state_dict_hash
+
+        weights = state_dict_hash(encoder)  # the store requires a model row's checkpoint hash
+    else:
+        weights = "none"  # data statistics only: no weights involved
     rows = []
     for stage in args.stage:
         cfg = _config(args, stage)
@@ -87,7 +94,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
             print(f"  {key:18s} {value: .4f}")
         rows += statistics_rows(stats, model=args.encoder, dataset=f"synthetic_stage{stage}",
                                 condition=f"{args.variant};ref={ref_name}", n=args.count, seed=args.seed,
-                                config_hash=config_hash(cfg))
+                                config_hash=config_hash(cfg), checkpoint_hash=weights)
     if args.store != "none":
         from humanalign.io.results import ResultsStore
 
@@ -147,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default="results/humanalign.sqlite")
     p.add_argument("--out", default="figures/synthetic_datastats", help="output path without suffix")
     p.set_defaults(func=_cmd_plot)
+    for command in sub.choices.values():
+        add_verbose_arg(command)
     return parser
 
 
@@ -155,11 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("humanalign").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: args.func(args), verbose=args.verbose)
 
 
 if __name__ == "__main__":
