@@ -130,3 +130,10 @@ def test_every_shipped_preset_passes_the_checks(method: str) -> None:
 
     for preset in preset_names(method):
         resolve_config(method, preset, ["data.synthetic_stage=1"] if method == "synthetic" else [])
+
+
+def test_a_typo_in_a_preset_file_names_the_file(tmp_path: Path) -> None:
+    preset = tmp_path / "mine.yaml"
+    preset.write_text("_base: tiny\nmae:\n  mask_ration: 0.5\n")
+    with pytest.raises(ConfigError, match=rf"preset {preset}: unknown config key 'mae.mask_ration'"):
+        resolve_config("egocentric", str(preset), [])

@@ -76,7 +76,10 @@ def resolve_config(method: str, preset: str | None, overrides: list[str], base: 
         cfg = from_dict(spec.config_cls, base)
     elif preset:
         for diff in load_preset(method, preset):
-            cfg = merge(cfg, diff)
+            try:
+                cfg = merge(cfg, diff)
+            except ConfigError as err:  # name the preset (a YAML path when given one)
+                raise ConfigError(f"preset {preset}: {err}") from err
     cfg = apply_overrides(cfg, overrides)
     cfg = merge(cfg, {"method": method})
     _validate(cfg)
