@@ -59,7 +59,7 @@ class StimulusSet:
     table: pd.DataFrame
     loader: Callable[[pd.Series], np.ndarray] | None = None
     meta: dict = field(default_factory=dict)
-    unreadable: dict[str, str] = field(default_factory=dict, repr=False)
+    unreadable: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if "stimulus_id" not in self.table.columns:
