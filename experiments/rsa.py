@@ -4,9 +4,9 @@ Usage:
     # The 8 reference model RDMs shipped with the 92-image data vs the 4 hIT subjects:
     python experiments/rsa.py --references-only --root ../shared/data/rsa92 --format csv
 
-    # Layer-wise RSA of registry models, training runs or checkpoints on the 92 images:
-    python experiments/rsa.py --models vit_test_video vit_test_image --set rsa92 --layers all \\
-        --root ../shared/data/rsa92 --results results/humanalign.sqlite --out results/rsa
+    # Layer-wise RSA of any models (specs: timm:, torchvision:, hf:, py:, registry names, runs) on the 92 images:
+    python experiments/rsa.py --models timm:vit_small_patch16_224 vit_test_video --set rsa92 --layers blocks \\
+        --root ../shared/data/rsa92 --out results/rsa [--device auto] [--results DB]
 
 Models are evaluated against each reference (``hIT``: 4 subjects, sessions averaged; ``behaviour``:
 16 subjects' judgements) as fixed RDMs: the value is the mean Spearman correlation over subjects,
@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 from rsatoolbox.rdm import RDMs
 
+from humanalign.cli import add_device_args, add_results_arg, add_verbose_arg, run_cli
 from humanalign.compare.rsa import COMPARISONS, evaluate, metric_rows, rdm_frame, rdm_from_features
 from humanalign.config import config_hash
 from humanalign.features import extract
@@ -42,11 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--references-only", action="store_true",
                    help="evaluate the reference model RDMs shipped with the data, no networks")
-    p.add_argument("--models", nargs="+", default=[], help="registry names, run folders or .safetensors files")
+    p.add_argument("--models", nargs="+", default=[], help="model specs, comma- or space-separated (timm:NAME, "
+                   "torchvision:NAME, hf:DIR, hub:DIR:ENTRY, py:FILE.py:FUNC, registry names, run folders)")
     p.add_argument("--set", default="rsa92", help="stimulus set (only rsa92 has reference RDMs)")
     p.add_argument("--root", type=Path, default=None, help="local folder of the stimulus/reference data")
-    p.add_argument("--layers", default="all", help="'all', 'blocks', or comma-separated block indices/'final'")
-    p.add_argument("--pooling", default="mean", choices=("mean", "cls"))
+    p.add_argument("--layers", default="all", help="'all', 'blocks', 'final', or comma-separated block indices, "
+                   "block<i>, module names or globs (python -m humanalign list layers SPEC)")
+    p.add_argument("--pooling", default="mean", choices=("mean", "cls", "project"))
     p.add_argument("--dissimilarity", default="correlation", choices=("correlation", "euclidean", "cosine"))
     p.add_argument("--method", default="spearman", choices=sorted(COMPARISONS))
     p.add_argument("--reference", default="hIT", choices=("hIT", "behaviour", "both"),
@@ -54,23 +56,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bootstrap", default="stimuli", choices=("stimuli", "subjects", "both", "none"))
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--cache-dir", type=Path, default=None, help="feature cache (default ~/.cache/humanalign)")
-    p.add_argument("--results", type=Path, default=None, help="results store (SQLite) to append rows to")
+    add_device_args(p)
+    p.add_argument("--cache-dir", type=Path, default=None, help="feature cache (default $HUMANALIGN_CACHE/features)")
+    add_results_arg(p)
     p.add_argument("--out", type=Path, default=None, help="folder for figures and the CSV of rows")
     p.add_argument("--format", default="table", choices=("table", "csv", "json"), help="stdout format")
-    p.add_argument("-v", "--verbose", action="store_true")
+    add_verbose_arg(p)
     args = p.parse_args(argv)
     if not args.references_only and not args.models:
         p.error("give --models ... or --references-only")
     return args
-
-
-def _layers(text: str) -> str | list[int | str]:
-    if text in ("all", "blocks"):
-        return text
-    return [int(t) if t.lstrip("-").isdigit() else t for t in text.split(",") if t]
 
 
 def _reference_data(refs: Rsa92References, which: str) -> dict[str, RDMs]:
@@ -118,7 +113,7 @@ def _store(args: argparse.Namespace, rows: pd.DataFrame) -> None:
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         rows.to_csv(args.out / "rsa_rows.csv", index=False)
-    if args.results is not None:
+    if args.results:
         from humanalign.io.results import ResultsStore
 
         n = ResultsStore(args.results).append_metrics(rows)
@@ -127,10 +122,10 @@ def _store(args: argparse.Namespace, rows: pd.DataFrame) -> None:
 
 def run_models(args: argparse.Namespace) -> pd.DataFrame:
     """Layer-wise RSA of every model against the chosen human references; writes rows and figures."""
-    from humanalign.models import load_model
+    from humanalign.models.observers import load_observers
 
     if args.set != "rsa92":
-        raise SystemExit(f"--set {args.set!r}: reference RDMs exist only for 'rsa92'")
+        raise ValueError(f"--set {args.set!r}: reference RDMs exist only for 'rsa92'")
     stimuli = load_stimulus_set(args.set, root=args.root)
     refs = load_references(args.root)
     references = _reference_data(refs, args.reference)
@@ -139,20 +134,16 @@ def run_models(args: argparse.Namespace) -> pd.DataFrame:
     model_rdms: dict[str, RDMs] = {}
     per_layer: dict[str, RDMs] = {}
     labels: dict[str, dict[str, str]] = {}
-    for spec in args.models:
+    for observer in load_observers(args.models):
         t0 = time.perf_counter()
-        name = Path(spec).name if Path(spec).exists() else spec
-        if name in model_rdms:
-            raise SystemExit(f"two --models are both called {name!r}; give distinct run folders or names")
-        torch.manual_seed(args.seed)  # registry names build randomly initialised encoders
-        model = load_model(spec, device=args.device)
-        feats = extract(model, stimuli, layers=_layers(args.layers), pooling=args.pooling,
-                        batch_size=args.batch_size, cache_dir=args.cache_dir, device=args.device, model_name=name)
+        name = observer.id
+        feats = extract(observer, stimuli, layers=args.layers, pooling=args.pooling, batch_size=args.batch_size,
+                        cache_dir=args.cache_dir, device=args.device, dtype=args.dtype, workers=args.workers)
         rdms = rdm_from_features(feats, dissimilarity=args.dissimilarity)
         model_rdms[name] = rdms
         for i, layer in enumerate(feats.layers):
             per_layer[f"{name}:{layer}"] = rdms[i]
-            labels[f"{name}:{layer}"] = {"model": name, "layer": layer, "checkpoint_hash": feats.checkpoint_hash}
+            labels[f"{name}:{layer}"] = {"model": name, "layer": layer, "checkpoint_hash": observer.weights_id}
         logger.info("%s: features and RDMs of %d layers in %.1f s", name, len(feats.layers),
                     time.perf_counter() - t0)
     # All models' layers are evaluated together, so the paired tests can compare any two of them.
@@ -215,16 +206,21 @@ def _figures(out: Path, table: pd.DataFrame, model_rdms: dict[str, RDMs], refs: 
     logger.info("figures written to %s", out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
-    for name in ("humanalign", "experiments"):
-        logging.getLogger(name).setLevel(logging.INFO if args.verbose else logging.WARNING)
+def _run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     table = run_references(args) if args.references_only else run_models(args)
     _emit(table, args.format)
     logger.info("done in %.1f s (%s)", time.perf_counter() - t0, json.dumps(_settings(args), default=str))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: the suite's one-line error rule around the run."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    for name in ("humanalign", "experiments"):
+        logging.getLogger(name).setLevel(logging.INFO if args.verbose else logging.WARNING)
+    return run_cli(lambda: _run(args), verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def observer_trials(observer: Observer, dataset: str, stimuli: StimulusSet, prot
         decisions = result.decisions
         how = {"decision": "readout16", **proto.as_dict(), "shots_used": result.shots_used}
     trials = model_trials(observer.id, dataset, stimuli.table, decisions)
-    trials["checkpoint_hash"] = observer.weights_hash[:16]
+    trials["checkpoint_hash"] = observer.weights_id
     trials["config_hash"] = config_hash(how)  # two protocols of one model are two sets of trials
     return trials, how
 
@@ -99,7 +99,7 @@ def run_alignment(observers: Sequence[Observer], sets: Sequence[str], raw_data: 
         for dataset, stim in stimuli.items():
             trials, how = observer_trials(obs, dataset, stim, protocol, batch_size, device, dtype, cache_dir)
             model_rows.append(trials)
-            info[(obs.id, dataset)] = {"checkpoint_hash": obs.weights_hash[:16], "layer": how["layer"],
+            info[(obs.id, dataset)] = {"checkpoint_hash": obs.weights_id, "layer": how["layer"],
                                        "protocol": how}
             logger.info("%s on %s: %d trials, accuracy %.3f", obs.id, dataset, len(trials),
                         (trials["object_response"] == trials["category"]).mean())

@@ -184,7 +184,7 @@ def score_grid(observer: Observer, data: LabelledSet, cells: Sequence[Cell], sto
         "protocol": "readout", "readout": "logistic regression (C=1, standardised) on clean features, stratified "
         "k-fold out-of-fold predictions", **readout_protocol.as_dict()}
     cfg = _settings_hash(data, settings, protocol, amp_name)
-    wid = observer.weights_hash[:16]
+    wid = observer.weights_id
     result = GridResult(observer.id, wid, cfg, protocol, unreadable=list(data.skipped))
     done = store.done_conditions(observer.id, wid, settings.benchmark, data.name, cfg, "accuracy") if store else set()
     todo = [c for c in cells if c.condition not in done]
