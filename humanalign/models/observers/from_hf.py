@@ -76,36 +76,63 @@ def _load(target: str) -> tuple[Any, Any, Path | None]:
 
     folder = Path(target).expanduser()
     local = folder.is_dir()
-    if local and not (folder / "config.json").is_file():
-        raise SpecError(f"{folder}: not a Hugging Face model folder (no config.json)")
     if not local and ("/" in target and Path(target).anchor):
         raise FileNotFoundError(f"{folder}: Hugging Face model folder not found")
-    source = str(folder) if local else target
-    cache = {} if local else {"cache_dir": hf_cache_dir()}
+    if not local:  # a named model: its snapshot folder in the cache, so its preprocessor config is read too
+        folder = _cached_snapshot(target)
+    if not (folder / "config.json").is_file():
+        raise SpecError(f"{folder}: not a Hugging Face model folder (no config.json)")
+    source = str(folder)
     try:
-        config = AutoConfig.from_pretrained(source, local_files_only=True, **cache)
+        config = AutoConfig.from_pretrained(source, local_files_only=True)
     except (OSError, ValueError) as err:
-        where = source if local else f"{target} (not a folder, and not in the Hugging Face cache; set HF_HOME)"
-        raise SpecError(f"{where}: cannot read the model config ({_first_line(err)})") from None
+        raise SpecError(f"{source}: cannot read the model config ({_first_line(err)})") from None
     archs = list(getattr(config, "architectures", None) or [])
     cls = AutoModel
     if archs and archs[0].endswith(("ForImageClassification", "ForVideoClassification")):
         import transformers
 
         cls = getattr(transformers, archs[0], AutoModel)
+    def load(**kwargs: Any):
+        return seeded_build(lambda: cls.from_pretrained(source, local_files_only=True, output_loading_info=True,
+                                                        **kwargs))
+
     try:
-        model, info = seeded_build(lambda: cls.from_pretrained(source, local_files_only=True, output_loading_info=True,
-                                                               **cache))
+        try:
+            model, info = load()
+        except RuntimeError as err:
+            # transformers >= 5 raises on mis-shaped weights with the keys only in a logged report: load again
+            # keeping the mismatches so the error can name the first one
+            if "ignore_mismatched_sizes" not in str(err):
+                raise
+            model, info = load(ignore_mismatched_sizes=True)
+            if not info.get("mismatched_keys"):
+                raise err from None
     except (OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"{source}: cannot load the weights ({_first_line(err)})") from None
-    bad = list(info.get("missing_keys") or []) + [str(m) for m in info.get("mismatched_keys") or []]
+    bad = [f"missing {k}" for k in sorted(info.get("missing_keys") or [])]
+    for m in sorted(info.get("mismatched_keys") or [], key=str):
+        bad.append(f"{m[0]}: checkpoint {tuple(m[1])} vs model {tuple(m[2])}" if isinstance(m, tuple) and len(m) == 3
+                   else f"mis-shaped {m}")
     if bad:
         raise CheckpointError(f"{source}: weights do not match {type(model).__name__}: "
-                              f"{len(bad)} missing or mis-shaped, first {bad[0]!r}")
+                              f"{len(bad)} missing or mis-shaped, first {bad[0]}")
     if info.get("unexpected_keys"):
         logger.info("%s: ignored %d unused weights (e.g. %s)", source, len(info["unexpected_keys"]),
-                    info["unexpected_keys"][0])
-    return config, model.eval(), folder if local else None
+                    sorted(info["unexpected_keys"])[0])
+    return config, model.eval(), folder
+
+
+def _cached_snapshot(name: str) -> Path:
+    """The snapshot folder of a model already in the Hugging Face cache (``$HF_HOME``); never downloads."""
+    from huggingface_hub import snapshot_download
+
+    cache = hf_cache_dir()
+    try:
+        return Path(snapshot_download(name, local_files_only=True, cache_dir=cache))
+    except (OSError, ValueError) as err:
+        raise SpecError(f"{name}: not a folder, and not in the Hugging Face cache ({cache or 'the default cache'}; "
+                        f"set HF_HOME): {_first_line(err)}") from None
 
 
 def hf_observer(spec: ModelSpec) -> Observer:
@@ -137,4 +164,4 @@ def hf_observer(spec: ModelSpec) -> Observer:
     return Observer(model, contract, name=spec.default_name, spec=spec.text, source="hf", run=run, final=final,
                     logits=(lambda x: model(**{key: layout(x)}).logits) if has_head else None,
                     num_classes=int(config.num_labels) if has_head else None, prefix_tokens=prefix,
-                    weights_file=str(folder) if folder else spec.target, info={"model_type": config.model_type})
+                    weights_file=str(folder), info={"model_type": config.model_type})
