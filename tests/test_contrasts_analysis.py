@@ -38,7 +38,7 @@ def test_store_trials_to_contrast_rows_and_report(tmp_path: Path) -> None:
     assert p_adj["3"] < 1e-4 and p_adj["0"] > 0.05
     assert set(store.metrics(benchmark="contrasts")["level"]) == {"items"}
     page = build_report(store, tmp_path / "rep", sections=["contrasts"])["html"].read_text()
-    assert "vid - img" in page and "mcnemar" in page
+    assert "vid - img" in page and "McNemar" in page
     with pytest.raises(ValueError, match="no trial rows"):
         mod.run(store, "img", "nobody-here")
 

@@ -22,7 +22,7 @@ needs_chromium = pytest.mark.skipif(find_chromium() is None,
 
 
 def test_overlap_check_sees_overprinted_labels() -> None:
-    fig, ax = plt.subplots(figsize=(3, 2))
+    fig, ax = plt.subplots(figsize=(3, 3.5))
     ax.set_xticks(range(6), [f"a long model name {k}" for k in range(6)])
     assert text_overlaps(fig)  # horizontal long labels overprint
     ax.set_xticks(range(6), [f"a long model name {k}" for k in range(6)], rotation=90)

@@ -63,7 +63,7 @@ def test_report_builds_and_references_only_existing_files(tmp_path: Path) -> Non
     assert md_refs and all((out / r).is_file() for r in md_refs)
     # Sections without rows say so; present sections show CIs and the replication level.
     assert page.count("No rows for this section") == 3  # rsa, behaviour and probes
-    assert "0.700 [0.670, 0.730]" in page and "items" in page and "mcnemar_exact" in page
+    assert "0.700 [0.670, 0.730]" in page and "items" in page and "McNemar (exact)" in page
     assert "slope per decade of data" in md and "3.00 [2.50, 3.50]" in md
     assert "slope_per_decade" in md  # the glossary names the stored metric next to its label
     assert not re.search(r"summary:[0-9a-f]{6}", page)  # internal hashes never reach the page

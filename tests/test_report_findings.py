@@ -12,7 +12,7 @@ import pytest
 
 from humanalign.report.builder import build_report
 from humanalign.report.findings import findings_table
-from humanalign.report.glossary import more_human_like
+from humanalign.report.glossary import more_human_like, readable_test
 from humanalign.report.tables import format_p, format_value
 from tests.report_store_helper import MODELS, report_store
 
@@ -80,7 +80,7 @@ def test_numbers_on_the_page_match_the_store(tmp_path: Path) -> None:
             d = cell.loc["difference"]
             assert diff == f"{format_value(d['value'])} [{format_value(d['ci_low'])}, {format_value(d['ci_high'])}]"
             assert p == format_p(cell.loc["p_adjusted", "value"]) and unit == f"{int(d['n'])} items"
-            assert test == d["test"]
+            assert test == readable_test(d["test"])
             checked += 1
         assert who.split(" (")[0] in (A, B, "neither (equal)")
     assert checked == 3

@@ -14,7 +14,7 @@ import logging
 
 import pandas as pd
 
-from humanalign.report.glossary import condition_label, metric_label
+from humanalign.report.glossary import condition_label, metric_label, readable_test
 from humanalign.report.tables import format_ci, format_p
 
 __all__ = ["area_table", "contrast_table", "INTERNAL_METRICS"]
@@ -90,6 +90,6 @@ def contrast_table(rows: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         "B - A [95% CI]": _cells(diff, digits),
         "p": [format_p(lookups["p_value"].get(tuple(k))) for k in diff[keys].itertuples(index=False)],
         "Holm p": [format_p(lookups["p_adjusted"].get(tuple(k))) for k in diff[keys].itertuples(index=False)],
-        "test": diff["test"], "level": diff["level"],
+        "test": diff["test"].map(readable_test), "level": diff["level"],
         "n": pd.to_numeric(diff["n"], errors="coerce").astype("Int64").astype(str).replace("<NA>", ""),
     }).reset_index(drop=True)

@@ -21,6 +21,7 @@ import html
 import json
 import logging
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,8 +195,9 @@ def build_report(
         (out / sub).mkdir(parents=True, exist_ok=True)
     artifacts = Path(artifacts) if artifacts is not None else results.path.parent
     all_rows = results.metrics()
-    reserve_colors(sorted({str(m) for m in all_rows.get("model", []) if not re.search(r" - |\||:", str(m))
-                           and str(m) not in ("humans", "noise_ceiling")}))
+    others = sorted({str(m) for m in all_rows.get("model", []) if not re.search(r" - |\||:", str(m))
+                     and str(m) not in ("humans", "noise_ceiling")})
+    reserve_colors([m for pair in contrast_pairs(all_rows) for m in pair] + others)  # contrasted models first
     chance = _chance(results)
     all_rows["chance"] = all_rows["dataset"].map(chance) if "dataset" in all_rows else None
     paragraphs = [p.strip() for p in intro.split("\n\n") if p.strip()]
@@ -306,16 +308,17 @@ def _render_section(section: Section, rows: pd.DataFrame, out: Path, artifacts: 
     made = section.figures(rows, artifacts) if section.uses_artifacts else section.figures(rows)
     for k, (caption, fig) in enumerate(made):
         stem = f"{section.key}_{k:02d}_{_slug(caption)}"
-        if isinstance(fig, Path):
-            png, links = fig, []
+        if isinstance(fig, Path):  # drawn by an experiment: copied in, so the report folder stands alone
+            png = out / "figures" / f"{stem}.png"
+            shutil.copyfile(fig, png)
+            links = [("PNG", f"figures/{png.name}")]
         else:
             pdf, png = save_figure(fig, out / "figures" / stem)
             plt.close(fig)
             checks[png.name] = FIGURE_PROBLEMS.get(str(out / "figures" / stem), [])
             links = [("PDF", f"figures/{pdf.name}"), ("PNG", f"figures/{png.name}")]
         h.append(markup.figure_html(png, f"Figure {section.key[0].upper()}{k + 1}. {caption}", links))
-        ref = f"figures/{png.name}" if links else str(png)
-        m.append(f"![{caption}]({ref})\n\n*Figure {section.key[0].upper()}{k + 1}.* {caption}\n")
+        m.append(f"![{caption}](figures/{png.name})\n\n*Figure {section.key[0].upper()}{k + 1}.* {caption}\n")
     for k, (caption, table) in enumerate(section.tables(rows)):
         stem = f"{section.key}_{k:02d}_{_slug(caption)}"
         links = _exports(table, out, stem, f"{section.title}: {caption}")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from humanalign.report.glossary import dataset_label
 from humanalign.report.plots_behaviour import plot_consistency_vs_accuracy, plot_ood_accuracy, plot_shape_bias
 from humanalign.report.style import ONE_COLUMN_IN, TWO_COLUMN_IN, apply_style, model_color, model_marker
 
@@ -26,10 +27,14 @@ _CI = "bars: 95% bootstrap CIs over images"
 
 
 def _n(rows: pd.DataFrame) -> str:
-    n = pd.to_numeric(rows.get("n"), errors="coerce").dropna() if "n" in rows else pd.Series(dtype=float)
-    models = rows.loc[rows["model"] != "humans", "n"] if "n" in rows else n
-    models = pd.to_numeric(models, errors="coerce").dropna()
-    return f"n = {int(models.max())} images per model" if len(models) else "n not stored"
+    if "n" not in rows:
+        return "n not stored"
+    models = pd.to_numeric(rows.loc[rows["model"] != "humans", "n"], errors="coerce").dropna()
+    if not len(models):
+        return "n not stored"
+    if set(rows["dataset"].dropna().astype(str)) == {"all"}:
+        return f"pooled over the data sets (n = {int(models.max())} as stored)"
+    return f"n = {int(models.max())} images per model"
 
 
 def shape_bias_figure(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
@@ -86,7 +91,7 @@ def consistency_figure(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
     plot_consistency_vs_accuracy(models, ax=ax, human_range=human_range)
     shade = "grey box: the human-to-human range (95% CI of humans vs other humans)" if human_range else \
         "no human-to-human rows stored"
-    caption = (f"Error consistency with humans against accuracy difference to humans, data set '{dataset}'; one "
+    caption = (f"Error consistency with humans against accuracy difference to humans, {dataset_label(dataset)}; one "
                f"point per model; {shade}; {_CI}; {_n(rows[rows['dataset'] == dataset])}.")
     return [(caption, fig)]
 
@@ -130,7 +135,7 @@ def observed_figure(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
     ax.set_xlim(0, 1)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     caption = (f"Observed consistency (fraction of trials both right or both wrong) against error consistency "
-               f"(the same, corrected for the agreement the two accuracies predict), data set '{dataset}'; "
+               f"(the same, corrected for the agreement the two accuracies predict), {dataset_label(dataset)}; "
                f"{_CI}; {_n(rows[rows['dataset'] == dataset])}.")
     return [(caption, fig)]
 

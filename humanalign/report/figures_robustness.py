@@ -89,8 +89,8 @@ def severity_figure(rows: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]
     ncol = min(len(handles), 4 if cols > 1 else 2)
     fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.05 + 0.05 * math.ceil(len(handles) / ncol), 1, 1))
-    corr = ", ".join(f"{f}: {', '.join(sorted(corrupted.loc[corrupted['family'] == f, 'corruption'].unique()))}"
-                     for f in families)
+    corr = "; ".join(f"{f}: " + ", ".join(c.replace("_", " ") for c in sorted(
+        corrupted.loc[corrupted["family"] == f, "corruption"].unique())) for f in families)
     caption = (f"Accuracy against corruption severity on {dataset}, one panel per family ({corr}); severity 0 is "
                f"clean accuracy; within a panel, line styles separate corruptions (legend in the panel) "
                f"and lines join severities of one corruption only; bands: 95% CIs over items; dashed line: chance"

@@ -31,7 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from humanalign.report.glossary import condition_label, metric_info, more_human_like
+from humanalign.report.glossary import (
+    condition_label,
+    dataset_label,
+    metric_info,
+    more_human_like,
+    readable_test,
+)
 from humanalign.report.tables import format_p, format_value
 
 __all__ = ["FINDINGS_COLUMNS", "contrast_pairs", "findings_table", "findings_display"]
@@ -112,7 +118,7 @@ def _stored_contrasts(rows: pd.DataFrame, a: str, b: str) -> list[dict[str, Any]
             "area": area, "measure": measure, "metric": metric_of_cell, "dataset": dataset, "condition": condition,
             "value_a": _num(d.get("value_a")), "value_b": _num(d.get("value_b")),
             "difference": _num(d["value"]), "ci_low": _num(d.get("ci_low")), "ci_high": _num(d.get("ci_high")),
-            "test": str(d.get("test") or "paired test"),
+            "test": readable_test(d.get("test") or "paired test"),
             "p_holm": _num(p.iloc[-1]) if len(p) else (_num(p_raw.iloc[-1]) if len(p_raw) else None),
             "n": _num(d.get("n")), "unit": str(d.get("level") or "items"),
         })
@@ -129,7 +135,7 @@ def _model_level(rows: pd.DataFrame, a: str, b: str) -> list[dict[str, Any]]:
         vb, rb = _value(mvh, b, metric=metric, dataset=dataset)
         if va is None or vb is None:
             continue
-        out.append({"area": area, "measure": f"{metric_info(metric).label}, {dataset}", "metric": metric,
+        out.append({"area": area, "measure": f"{metric_info(metric).label}, {dataset_label(dataset)}", "metric": metric,
                     "dataset": dataset, "condition": "", "value_a": va, "value_b": vb, "difference": vb - va,
                     "ci_low": None, "ci_high": None, "test": "none stored", "p_holm": None,
                     "n": None, "unit": "one value per model",
@@ -178,7 +184,7 @@ def _rsa(rows: pd.DataFrame, a: str, b: str, artifacts: Path | None) -> list[dic
             keys = {f"{a}:{la}", f"{b}:{lb}"}
             hit = pairs[[{str(x), str(y)} == keys for x, y in zip(pairs["model_a"], pairs["model_b"], strict=True)]]
             if not hit.empty:
-                rec.update(test=f"{hit['test'].iloc[0] if 'test' in hit else 'bootstrap'} (pairwise, stimuli)",
+                rec.update(test=f"{readable_test(hit['test'].iloc[0]) if 'test' in hit else 'bootstrap'} (pairwise)",
                            p_holm=float(hit["p_holm"].iloc[0]))
         out.append(rec)
     return out
@@ -216,7 +222,7 @@ def _sentence(rec: dict[str, Any], a: str, b: str) -> str:
     who = str(rec["more_human_like"]).split(" (")[0]
     if who in (a, b):
         verdict = f" By the rule for this measure ({_rule(rec['metric'])}), {who} is the more human-like."
-    elif who == "neither (equal)":
+    elif who.startswith("neither"):
         verdict = " Neither model is more human-like on this measure."
     else:
         verdict = " This measure has no human reference, so no direction is claimed."

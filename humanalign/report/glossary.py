@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 __all__ = ["MetricInfo", "METRICS", "metric_info", "metric_label", "more_human_like", "condition_label",
-           "corruption_family", "glossary_table", "CORRUPTION_FAMILIES"]
+           "corruption_family", "glossary_table", "CORRUPTION_FAMILIES", "TEST_LABELS", "readable_test",
+           "dataset_label"]
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,25 @@ CORRUPTION_FAMILIES: dict[str, str] = {
     **dict.fromkeys(("translate", "shake", "static_rotate", "rotate"), "camera"),
     **dict.fromkeys(("sampling", "reverse_sampling", "jumble", "box_jumble", "freeze"), "temporal"),
 }
+
+
+#: Readable names of the stored ``test`` values.
+TEST_LABELS: dict[str, str] = {
+    "mcnemar_exact": "McNemar (exact)", "mcnemar_chi2": "McNemar (chi-square)", "paired_bootstrap": "paired bootstrap",
+    "paired_t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank", "crossed_lmm": "crossed mixed model",
+    "rm_anova": "repeated-measures ANOVA", "bootstrap": "bootstrap",
+}
+
+
+def readable_test(test: object) -> str:
+    """Readable name of a stored test (unknown names are returned with spaces for underscores)."""
+    text = str(test or "")
+    return TEST_LABELS.get(text, text.replace("_", " "))
+
+
+def dataset_label(dataset: object) -> str:
+    """``all`` reads as "all data sets"; other names are kept."""
+    return "all data sets" if str(dataset) == "all" else str(dataset)
 
 
 def metric_info(metric: str) -> MetricInfo:

@@ -59,7 +59,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def figure_html(png: Path, caption: str, links: list[tuple[str, str]], dpi: int = 300,
-                css_px_per_in: int = 110) -> str:
+                css_px_per_in: int = 150) -> str:
     """An inline (base64) figure shown at its print width, with caption and file links."""
     width, _ = png_size(png)
     shown = int(width / dpi * css_px_per_in)
