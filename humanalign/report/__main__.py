@@ -20,6 +20,11 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"sections in order (default: all of {', '.join(SECTIONS)})")
     parser.add_argument("--title", default="humanalign report")
     parser.add_argument("--intro", default=None, help="text file whose paragraphs go under the title")
+    parser.add_argument("--question", default=None, help="the study's question (default: from the contrast pairs)")
+    parser.add_argument("--artifacts", default=None,
+                        help="folder of experiment outputs (RDM panels, pairwise RSA tests); default: the store's")
+    parser.add_argument("--browser-check", action="store_true",
+                        help="open the page in headless Chromium, save screenshot.png, exit 1 on layout problems")
     add_verbose_arg(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -33,6 +38,10 @@ def _build(args: argparse.Namespace) -> int:
     paths = build_report(args.results, args.out, sections=args.sections, title=args.title, intro=intro)
     print(f"html: {paths['html']}")
     print(f"markdown: {paths['markdown']}")
+    if args.browser_check:
+        from humanalign.report.browser import main as browser_main
+
+        return browser_main([str(paths["html"].parent)])
     return 0
 
 
