@@ -17,7 +17,9 @@ use the attention kernel the engine picks (``attention=auto``: SDPA in fp32, exp
 for CPU bf16). The last two lines are the ratios ours / peer in clips per second for each precision;
 peak memory is the fp32 run's.
 
-Usage: ``python bench/train_step.py [--steps 4] [--rounds 3] [--batch 8]``
+Usage: ``python bench/train_step.py [--steps 4] [--rounds 3] [--batch 8]``; ``--device cuda`` prints the GPU
+figures instead (clips/s, peak memory and MFU of ViT-L/16 and ViT-H/14 ST-MAE in bf16,
+``bench/train_step_cuda.py``) and skips cleanly without CUDA.
 """
 
 from __future__ import annotations
@@ -172,7 +174,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu (vs the peer) or cuda (GPU figures: MFU)")
+    parser.add_argument("--sizes", default="ViT-L/16,ViT-H/14", help="--device cuda: model sizes to time")
+    parser.add_argument("--compile", action="store_true", help="--device cuda: compile the blocks")
     args = parser.parse_args()
+    if args.device != "cpu" or args.sizes != "ViT-L/16,ViT-H/14":
+        try:
+            from bench.train_step_cuda import run
+        except ImportError:  # run as a script: bench/ itself is on sys.path
+            from train_step_cuda import run
+
+        sys.exit(run(args.device, args.batch, max(args.steps, 3), args.sizes.split(","), args.compile))
     names = ["ours", *PEERS, "ours, compiled blocks", "ours, decode 50 %", *_extra_methods()]
     # Memory first, while this process is still small: Linux children inherit the parent's max RSS.
     memory = {name: float("nan") if args.no_memory else peak_memory_mb(name, 2, args.batch) for name in names}
