@@ -90,7 +90,7 @@ def write_figures(summary, out: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Score the grid of every model, write the summaries and figures, print a summary table."""
-    data = load_labelled(args.set_spec, args.frames, args.set_root, name=args.name)
+    data = load_labelled(args.set_spec, args.frames, args.set_root, name=args.name, min_classes=2)
     if args.per_class:
         data = data.per_class(args.per_class)
     corruptions = resolve_corruptions(args.corruptions, data.is_video)

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from humanalign.cli import add_verbose_arg, run_cli
+from humanalign.cli import add_results_arg, add_verbose_arg, run_cli
 from humanalign.eval.data import load_labelled
 from humanalign.eval.run import METHODS, EvalSettings, evaluate, evaluate_head, result_rows
 
@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     for method in (*METHODS, "head", "tsne"):
         p = sub.add_parser(method, help=helps.get(method, f"{method} evaluation"))
         add_verbose_arg(p)
-        p.add_argument("--model", required=True, help="registry name, run folder or model.safetensors")
+        p.add_argument("--model", required=True, help="model spec: registry name, run folder, timm:NAME[@FILE], "
+                       "torchvision:NAME[@FILE], hf:DIR, hub:DIR:ENTRY, py:FILE.py:FUNC")
+        p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N")
         if method in METHODS:
             p.add_argument("--train", required=True, type=Path, help="class-folder tree or path,label CSV")
         p.add_argument("--val", required=True, type=Path, help="class-folder tree or path,label CSV")
@@ -51,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--clips", type=int, default=1, help="test clips per video (multi-view)")
         p.add_argument("--crops", type=int, default=1, choices=(1, 3), help="test crops per clip")
         p.add_argument("--dataset", default=None, help="dataset name in the results (default: --val's name)")
-        p.add_argument("--results", type=Path, default=Path("results") / "humanalign.sqlite")
+        add_results_arg(p)
         p.add_argument("--no-store", action="store_true", help="print only; write nothing to the results store")
         if method == "head":
             continue
@@ -81,7 +83,7 @@ def _settings(args: argparse.Namespace, model) -> EvalSettings:
     if args.method == "linear":
         settings = dataclasses.replace(settings, C=args.C)
     elif args.method == "attentive":
-        heads = args.heads or int(getattr(getattr(model, "cfg", None), "num_heads", 4))
+        heads = args.heads or int(getattr(getattr(model.module, "cfg", None), "num_heads", 4))
         settings = dataclasses.replace(settings, layer=args.layer, attentive=dataclasses.replace(
             settings.attentive, num_heads=heads, seed=args.seed, **updates))
     else:
@@ -117,9 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Load the model and run the chosen evaluation; bad input raises (reported by :func:`run_cli`)."""
-    from humanalign.models import load_model
+    from humanalign.device import resolve_device
+    from humanalign.models.observers import load_observer
 
-    model = load_model(args.model)
+    model = load_observer(args.model, device=resolve_device(args.device))
     if args.method == "tsne":
         return _tsne(args, model)
     if args.method == "head":
@@ -138,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace, model, result) -> int:
     """Print the scores and append them to the results store."""
     settings = result.settings
-    name = str(getattr(model, "model_name", args.model))
+    name = model.id
     dataset = args.dataset or args.val.stem
     print(f"{args.method} {settings.protocol()} | model {name} | {dataset}: top-1 {result.top1:.4f} "
           f"[{result.top1_ci[0]:.4f}, {result.top1_ci[1]:.4f}]  top-5 {result.top5:.4f}  "

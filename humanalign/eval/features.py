@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from humanalign.eval.data import LabelledSet, ViewSpec, load_views
 from humanalign.features.cache import FeatureCache
 from humanalign.features.hashing import file_hash, settings_hash, state_dict_hash
+from humanalign.models.observers import Observer
 
 __all__ = ["view_spec_for", "view_features", "FEATURES_VERSION"]
 
@@ -31,18 +32,31 @@ logger = logging.getLogger(__name__)
 FEATURES_VERSION = 1
 
 
-def view_spec_for(model: nn.Module, num_clips: int = 1, num_crops: int = 1, stride: int = 4) -> ViewSpec:
-    """Views sized and normalised for ``model`` (frames = ``model.num_frames`` for video encoders)."""
+def view_spec_for(model: nn.Module | Observer, num_clips: int = 1, num_crops: int = 1, stride: int = 4) -> ViewSpec:
+    """Views sized and normalised for ``model`` (an observer's input contract, or a suite encoder's fields)."""
+    if isinstance(model, Observer):
+        c = model.contract
+        return ViewSpec(img_size=c.size, num_frames=c.frames if c.is_video else 1, stride=stride,
+                        num_clips=num_clips, num_crops=num_crops, mean=tuple(c.mean), std=tuple(c.std))
     return ViewSpec(img_size=int(model.img_size), num_frames=int(getattr(model, "num_frames", 1) or 1),
                     stride=stride, num_clips=num_clips, num_crops=num_crops,
                     mean=tuple(model.input_mean), std=tuple(model.input_std))
 
 
-def _encode(model: nn.Module, x: torch.Tensor, kind: str, pool: str, layer: int) -> torch.Tensor:
+def _encode(model: nn.Module | Observer, x: torch.Tensor, kind: str, pool: str, layer: int) -> torch.Tensor:
+    if isinstance(model, Observer):
+        if kind == "pooled":
+            return model.features(x, ["final"], pool)["final"]  # [B, D]
+        return model.tokens(x, model.resolve_layers([layer])[0])  # [B, L, D]
     if kind == "pooled":
         return model.encode(x, pool=pool)  # [B, D]
     tokens = model.block_outputs(x, layers=[layer], norm=True)[0]  # [B, L(+1), D]
     return tokens[:, int(getattr(model, "num_prefix_tokens", 0)):]
+
+
+def module_of(model: nn.Module | Observer) -> nn.Module:
+    """The network of an observer, or the module itself."""
+    return model.module if isinstance(model, Observer) else model
 
 
 def view_features(model: nn.Module, items: LabelledSet, spec: ViewSpec, kind: str = "pooled",
@@ -51,7 +65,7 @@ def view_features(model: nn.Module, items: LabelledSet, spec: ViewSpec, kind: st
     """Features of every view of every item.
 
     Args:
-        model: Encoder (``encode``, ``block_outputs``).
+        model: An observer (any model) or a suite encoder (``encode``, ``block_outputs``).
         items: The labelled files.
         spec: View settings.
         kind: ``"pooled"`` -> ``[N, V, D]``; ``"tokens"`` -> ``[N, V, L, D]`` (patch tokens of ``layer``).
@@ -73,28 +87,31 @@ def view_features(model: nn.Module, items: LabelledSet, spec: ViewSpec, kind: st
     cache = FeatureCache(cache_dir)
     if use_cache:
         key = settings_hash({
-            "weights": checkpoint_hash or state_dict_hash(model), "files": [file_hash(p) for p in items.paths],
+            "weights": checkpoint_hash or state_dict_hash(module_of(model)), "files": [file_hash(p) for p in items.paths],
             "spec": dataclasses.asdict(spec), "kind": kind, "pool": pool, "layer": layer,
-            "model_class": type(model).__qualname__, "version": FEATURES_VERSION, "what": "eval.view_features",
+            "model_class": type(module_of(model)).__qualname__, "version": FEATURES_VERSION, "what": "eval.view_features",
         })
         if (hit := cache.get(key)) is not None and hit[0] == ids:
             logger.info("eval features of %d items: cache hit %s", len(ids), key[:12])
             return hit[1]
-    was_training = model.training
-    model.eval()
+    module = model.module if isinstance(model, Observer) else model
+    device = next(iter(module.parameters()), torch.empty(0)).device
+    was_training = module.training
+    module.eval()
     chunks = []
     try:
         with torch.inference_mode():
             for start in tqdm(range(0, len(items), batch_size), desc="eval features", disable=not progress):
                 views = [load_views(p, spec) for p in items.paths[start:start + batch_size]]  # each [V, ...]
-                x = torch.cat(views)  # [b*V, 3, (T,) S, S]
-                out = _encode(model, x, kind, pool, layer).float()
+                x = torch.cat(views).to(device)  # [b*V, 3, (T,) S, S]
+                out = _encode(model, x, kind, pool, layer).float().cpu()
                 chunks.append(out.reshape(len(views), spec.num_views, *out.shape[1:]).numpy())
     finally:
-        model.train(was_training)
+        module.train(was_training)
     feats = np.concatenate(chunks).astype(np.float32, copy=False)
     if use_cache:
         cache.put(key, ids, feats, {"source": items.source, "kind": kind, "spec": dataclasses.asdict(spec),
-                                    "model": getattr(model, "model_name", type(model).__name__),
+                                    "model": model.id if isinstance(model, Observer) else
+                                    getattr(model, "model_name", type(model).__name__),
                                     "time": time.time()})
     return feats

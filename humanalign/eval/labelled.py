@@ -157,7 +157,7 @@ def _rows_from_csv(csv: Path) -> list[tuple[Path, str]]:
 
 
 def load_labelled(source: str | Path, frames: int = 16, root: str | Path | None = None,
-                  name: str | None = None) -> LabelledSet:
+                  name: str | None = None, min_classes: int = 1) -> LabelledSet:
     """Read a labelled set from a class-folder tree, a ``path,label`` CSV or a registered stimulus set.
 
     Args:
@@ -165,10 +165,11 @@ def load_labelled(source: str | Path, frames: int = 16, root: str | Path | None 
         frames: Frames read per video.
         root: Local copy of a registered set.
         name: Results name (default: the folder/set name).
+        min_classes: Fewest classes accepted (a validation set may hold one; a readout needs two).
 
     Raises:
         FileNotFoundError: the folder/CSV or a listed file is absent (the line is named).
-        StimulusSetError: a malformed CSV, an empty set, mixed videos and images, fewer than 2 classes.
+        StimulusSetError: a malformed CSV, an empty set, mixed videos and images, too few classes.
     """
     path = Path(source).expanduser()
     if path.is_dir() or path.is_file():
@@ -198,8 +199,8 @@ def load_labelled(source: str | Path, frames: int = 16, root: str | Path | None 
             raise StimulusSetError(f"stimulus set {source!r} has no 'category' label for every stimulus")
     cats = stimuli.table["category"].astype(str)
     classes = sorted(cats.unique())
-    if len(classes) < 2:
-        raise StimulusSetError(f"{source}: needs at least 2 classes, found {classes}")
+    if len(classes) < min_classes:
+        raise StimulusSetError(f"{source}: needs at least {min_classes} classes, found {classes}")
     labels = cats.map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64)
     logger.info("%s: %d items in %d classes", source, len(stimuli), len(classes))
     return LabelledSet(name or stimuli.name, stimuli, classes, labels, is_video, frames, str(source))

@@ -27,7 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from humanalign.eval.data import LabelledSet, load_views, readable
-from humanalign.eval.features import view_features, view_spec_for
+from humanalign.eval.features import module_of, view_features, view_spec_for
 from humanalign.eval.finetune import FinetuneConfig, finetune, predict_finetuned
 from humanalign.eval.kshot import sample_fraction, sample_k_shot
 from humanalign.eval.metrics import average_views, topk_accuracy
@@ -39,6 +39,7 @@ from humanalign.eval.probes import (
     train_attentive_probe,
 )
 from humanalign.features.hashing import settings_hash, state_dict_hash
+from humanalign.models.observers import Observer
 
 __all__ = ["EvalSettings", "EvalResult", "evaluate", "evaluate_head", "head_labels", "result_rows", "METHODS"]
 
@@ -137,7 +138,7 @@ def evaluate(model: nn.Module, train: LabelledSet, val: LabelledSet, settings: E
     val, skipped_val = readable(val.with_classes(train.classes))
     chosen = train.subset(_train_indices(train, settings))
     num_classes = len(train.classes)
-    ckpt = state_dict_hash(model)
+    ckpt = model.weights_hash if isinstance(model, Observer) else state_dict_hash(model)
     test_spec = view_spec_for(model, settings.num_clips, settings.num_crops, settings.stride)
     train_spec = dataclasses.replace(test_spec, num_clips=1, num_crops=1)
     logger.info("%s evaluation: %d training items (%s), %d validation items, %d classes", settings.method,
@@ -154,7 +155,11 @@ def evaluate(model: nn.Module, train: LabelledSet, val: LabelledSet, settings: E
         head = train_attentive_probe(t_train, chosen.labels, num_classes, settings.attentive)
         probs = predict_attentive(head, t_val)
     else:
-        classifier = finetune(copy.deepcopy(model), chosen, train_spec,
+        encoder = module_of(model)
+        if not (hasattr(encoder, "encode") and hasattr(encoder, "blocks")):
+            raise ValueError(f"few-shot fine-tuning needs one of the suite's ViT encoders; "
+                             f"{getattr(model, 'id', type(encoder).__name__)} is not one (use linear or attentive)")
+        classifier = finetune(copy.deepcopy(encoder), chosen, train_spec,
                               dataclasses.replace(settings.finetune, seed=settings.seed, pool=settings.pool),
                               progress=progress)
         probs = predict_finetuned(classifier, val, test_spec, progress=progress)
@@ -190,38 +195,34 @@ def head_labels(items: LabelledSet, num_outputs: int) -> np.ndarray:
     return items.labels.copy()
 
 
-def evaluate_head(model: nn.Module, val: LabelledSet, settings: EvalSettings, progress: bool = True) -> EvalResult:
-    """Score the fine-tuned head of a released checkpoint (``model.head``) on ``val`` (multi-view).
-
-    A linear head reads ``model.encode(x, pool)`` with the release's pooling (``model.released["pool"]``,
-    else ``settings.pool``); an attentive probe reads the final-norm patch tokens.
+def evaluate_head(model: nn.Module | Observer, val: LabelledSet, settings: EvalSettings,
+                  progress: bool = True) -> EvalResult:
+    """Score a model's own classifier on ``val`` (multi-view): a released checkpoint's fine-tuned head or
+    attentive probe, or any observer's classifier (e.g. a timm ImageNet model on ImageNet-indexed classes).
 
     Raises:
-        ValueError: if the model has no head or the classes cannot be matched (see :func:`head_labels`).
+        ValueError: if the model has no classifier or the classes cannot be matched (see :func:`head_labels`).
     """
-    head = getattr(model, "head", None)
-    if head is None:
-        raise ValueError(f"{getattr(model, 'model_name', type(model).__name__)} has no fine-tuned head "
-                         "(use a fine-tuned or probe entry, or the linear/attentive/fewshot methods)")
-    num_outputs = head.linear.out_features if hasattr(head, "linear") else head.out_features
+    from humanalign.models.observers import as_observer
+
+    observer = as_observer(model)
+    if observer.num_classes is None:
+        raise ValueError(f"{observer.id} has no classifier head (use a fine-tuned or probe entry, or the "
+                         "linear/attentive/fewshot methods)")
     val, skipped = readable(val)
-    labels = head_labels(val, num_outputs)
-    spec = view_spec_for(model, settings.num_clips, settings.num_crops, settings.stride)
-    pool = (getattr(model, "released", None) or {}).get("pool", settings.pool)
-    prefix = int(getattr(model, "num_prefix_tokens", 0))
+    labels = head_labels(val, observer.num_classes)
+    spec = view_spec_for(observer, settings.num_clips, settings.num_crops, settings.stride)
+    pool = (observer.info.get("released") or {}).get("pool", settings.pool)
+    device = observer.device
     out = []
-    model.eval()
+    observer.module.eval()
     with torch.inference_mode():
         for path in tqdm(val.paths, desc="head test", disable=not progress):
-            views = load_views(path, spec)  # [V, 3, (T,) S, S]
-            if hasattr(head, "linear"):
-                logits = head(model.forward_features(views)[:, prefix:])
-            else:
-                logits = head(model.encode(views, pool=pool))
-            out.append(logits.softmax(-1).numpy())  # [V, C]
+            views = load_views(path, spec).to(device)  # [V, 3, (T,) S, S]
+            out.append(observer.logits(views).float().softmax(-1).cpu().numpy())  # [V, C]
     probs = average_views(np.stack(out))
     return EvalResult(*_scores(probs, labels), 0, len(val), probs, labels,
-                      dataclasses.replace(settings, method="head", pool=pool), state_dict_hash(model),
+                      dataclasses.replace(settings, method="head", pool=pool), observer.weights_hash,
                       [(str(p), w) for p, w in skipped])
 
 
@@ -229,7 +230,7 @@ def result_rows(result: EvalResult, model_name: str, dataset: str) -> list[dict[
     """Long-format metric rows (top-1 with its Wilson interval, top-5) for the results store."""
     s = result.settings
     layer = f"block{s.layer}" if s.method == "attentive" else "final"
-    base = {"model": model_name, "checkpoint_hash": result.checkpoint_hash, "layer": layer,
+    base = {"model": model_name, "checkpoint_hash": result.checkpoint_hash[:16], "layer": layer,
             "benchmark": f"eval_{s.method}", "dataset": dataset, "condition": s.protocol(), "n": result.n_val,
             "seed": s.seed, "config_hash": settings_hash(dataclasses.asdict(s))}
     return [

@@ -91,6 +91,11 @@ class Observer:
         return self._weights_hash
 
     @property
+    def weights_id(self) -> str:
+        """The weights hash as every results row stores it (its first 16 hex digits, 64 bits)."""
+        return self.weights_hash[:16]
+
+    @property
     def is_video(self) -> bool:
         """True for clip models."""
         return self.contract.is_video
@@ -208,6 +213,22 @@ class Observer:
                 raise LayerError(f"{self.id}: layer {name!r} ({self.module_name(name)}) did not run in the forward")
             out[name] = pool_output(caught[name], pooling, self.prefix_tokens, project_dim, seed)
         return {n: out[n] for n in layers}
+
+    def tokens(self, x: torch.Tensor, layer: str) -> torch.Tensor:
+        """The raw output of one layer without pooling: ``[B, N, D]`` patch tokens (prefix tokens dropped),
+        or a feature map ``[B, C, (T,) H, W]`` as ``[B, positions, C]``; for attentive probes."""
+        x = self.prepare(x)
+        caught: dict[str, torch.Tensor] = {}
+        with self._hooks([layer], caught):
+            self._run(x)
+        if layer not in caught:
+            raise LayerError(f"{self.id}: layer {layer!r} ({self.module_name(layer)}) did not run in the forward")
+        out = caught[layer]
+        if out.ndim == 3:
+            return out[:, self.prefix_tokens:]
+        if out.ndim in (4, 5):
+            return out.flatten(2).transpose(1, 2)  # [B, positions, C]
+        raise LayerError(f"{self.id}: layer {layer!r} gives {tuple(out.shape)}, not tokens or a feature map")
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Classifier outputs ``[B, C]``.
