@@ -243,6 +243,60 @@ def test_in_memory_module_as_observer(x32: torch.Tensor, cnn_file: Path) -> None
     _check_plain(again, x32)
 
 
+BACKBONE_SOURCE = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+
+    class Block(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.norm = nn.LayerNorm(dim)
+            self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+
+        def forward(self, x):
+            return x + self.fc2(torch.relu(self.fc1(self.norm(x))))
+
+
+    class TokenBackbone(nn.Module):  # no classifier: its last Linear is the last block's MLP
+        def __init__(self, dim=16):
+            super().__init__()
+            self.patch = nn.Conv2d(3, dim, 8, stride=8)
+            self.blocks = nn.ModuleList([Block(dim) for _ in range(2)])
+
+        def forward(self, x):
+            x = self.patch(x).flatten(2).transpose(1, 2)  # [B, N, D]
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+
+    def build():
+        return TokenBackbone()
+
+
+    def relu_after_linear():
+        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10), nn.ReLU())
+''')
+
+
+def test_a_last_linear_that_is_not_the_output_is_no_classifier(tmp_path: Path) -> None:
+    file = tmp_path / "backbone.py"
+    file.write_text(BACKBONE_SOURCE)
+    obs = load_observer(f"py:{file}:build|size=32")
+    # bug fixed: blocks.1.fc2 was taken as the head: "final" was its [B, N * 64] hidden input, logits its output
+    assert obs.num_classes is None and not obs.has_imagenet_logits
+    assert obs.blocks == ["blocks.0", "blocks.1"]
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        tokens = obs.module(x)
+        feats = obs.features(x, ["block1", "final"])
+    torch.testing.assert_close(feats["final"], tokens.mean(1), rtol=0, atol=1e-6)
+    torch.testing.assert_close(feats["block1"], tokens.mean(1), rtol=0, atol=1e-6)
+    relu = load_observer(f"py:{file}:relu_after_linear|size=32")
+    assert relu.num_classes is None  # a ReLU after the Linear: its outputs are not logits
+
+
 # -- 8. layer selection and pooling -----------------------------------------------------------------
 def test_layer_selection_on_a_cnn(cnn_file: Path) -> None:
     obs = load_observer(f"py:{cnn_file}:build")

@@ -111,6 +111,25 @@ def test_blocks_equal_hidden_states(saved, kind: str) -> None:
             _close(obs.features(x, ["final"], pooling="cls")["final"], ref.last_hidden_state[:, 0])
 
 
+def test_video_model_with_a_cls_token(tmp_path: Path) -> None:
+    config = transformers.TimesformerConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                            intermediate_size=64, image_size=SIZE, patch_size=PATCH, num_frames=FRAMES)
+    torch.manual_seed(0)
+    model = transformers.TimesformerModel(config).eval()
+    model.save_pretrained(tmp_path / "tsf")
+    obs = load_observer(f"hf:{tmp_path / 'tsf'}")
+    assert obs.is_video and obs.contract.frames == FRAMES
+    assert obs.prefix_tokens == 1  # bug fixed: every video model was taken to have no CLS token
+    x = torch.randn(1, 3, FRAMES, SIZE, SIZE, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        ref = model(pixel_values=x.transpose(1, 2), output_hidden_states=True)
+        feats = obs.features(x, ["block0", "final"], pooling="mean")
+        cls = obs.features(x, ["block0"], pooling="cls")["block0"]
+    _close(feats["block0"], ref.hidden_states[1][:, 1:].mean(1))
+    _close(cls, ref.hidden_states[1][:, 0])
+    _close(feats["final"], ref.last_hidden_state[:, 1:].mean(1))
+
+
 def test_contract_read_from_the_folder(saved) -> None:
     vit = load_observer(f"hf:{saved['vit'][0]}").contract
     assert (vit.kind, vit.size, vit.frames, vit.crop_fraction, vit.interpolation) == ("image", SIZE, 1, 1.0, "bilinear")

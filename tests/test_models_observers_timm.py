@@ -75,6 +75,24 @@ def test_timm_vit_final_and_logits(test_vit) -> None:
     assert obs.has_imagenet_logits  # 1000 classes: the benchmark's 1000 -> 16 mapping applies
 
 
+def test_layer_selection_on_a_vit(test_vit) -> None:
+    obs = test_vit
+    depth = len(obs.blocks)
+    assert obs.resolve_layers("final") == ["final"]
+    assert obs.resolve_layers("all") == [f"block{i}" for i in range(depth)] + ["final"]
+    assert obs.resolve_layers("blocks.1,blocks.3,norm") == ["block1", "block3", "norm"]
+    assert obs.resolve_layers("blocks.*.mlp.fc2")[:2] == ["blocks.0.mlp.fc2", "blocks.1.mlp.fc2"]
+    assert obs.resolve_layers("-1") == [f"block{depth - 1}"]
+    x = torch.randn(2, 3, 160, 160, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        tokens = obs.features(x, ["block1"], pooling="tokens")["block1"]
+        a = obs.features(x, ["block1", "blocks.1.mlp.fc2"], pooling="project", project_dim=512)
+        b = obs.features(x, ["block1"], pooling="project", project_dim=512)
+    assert tokens.shape == (2, 100 * 64)  # patch tokens flattened, prefix tokens left out
+    assert a["block1"].shape == (2, 512) and a["blocks.1.mlp.fc2"].shape == (2, 512)
+    torch.testing.assert_close(a["block1"], b["block1"], rtol=0, atol=0)
+
+
 def test_timm_cnn_stages_equal_forward_intermediates(resnet10t) -> None:
     obs, model = resnet10t, resnet10t.module
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))

@@ -142,7 +142,9 @@ def hf_observer(spec: ModelSpec) -> Observer:
     video = contract.is_video
     base = getattr(model, "base_model", model)
     key = "pixel_values_videos" if config.model_type == "vjepa2" else "pixel_values"
-    prefix = 0 if video else 1 + int(getattr(config, "num_register_tokens", 0) or 0)
+    # CLS (+ register) tokens: ViT, DINOv2, TimeSformer, ViViT have a CLS token; VideoMAE and V-JEPA 2 none
+    has_cls = getattr(getattr(base, "embeddings", None), "cls_token", None) is not None
+    prefix = int(has_cls) + int(getattr(config, "num_register_tokens", 0) or 0)
 
     def layout(x):
         return x.transpose(1, 2) if video else x  # [B, C, T, H, W] -> [B, T, C, H, W]

@@ -2,17 +2,20 @@
 
 The callable returns an ``nn.Module``. Its input contract comes from a timm-style ``pretrained_cfg`` when
 the module has one, else the defaults (224 px ImageNet-normalised images), overridable in the spec
-(``py:net.py:build|size=64,kind=video,frames=8``). A last ``nn.Linear`` is taken as the classifier: its input
-is the ``final`` embedding and its output the logits.
+(``py:net.py:build|size=64,kind=video,frames=8``). A last ``nn.Linear`` whose output is the module's output
+(checked on one blank input) is taken as the classifier: its input is the ``final`` embedding and its
+output the logits; otherwise the model has no classifier and ``final`` is its output, mean-pooled.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import sys
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from humanalign.models.observers.contract import InputContract
@@ -22,6 +25,8 @@ from humanalign.models.observers.seeded import seeded_build
 from humanalign.models.observers.spec import ModelSpec, SpecError
 
 __all__ = ["python_observer", "module_observer", "plain_contract", "plain_observer"]
+
+logger = logging.getLogger(__name__)
 
 
 def plain_contract(module: nn.Module) -> InputContract:
@@ -59,12 +64,39 @@ def _function(spec: ModelSpec):
     return fn, where
 
 
+def _is_output(module: nn.Module, head: nn.Module, contract: InputContract) -> bool:
+    """Whether ``head``'s output is the module's output, on one blank input in the contract's layout.
+
+    A backbone without a classifier also has a last ``nn.Linear`` (the last block's MLP); taking it as
+    the head would make its hidden activations the "embedding" and the block output the "logits".
+    """
+    shape = (1, 3, contract.frames, contract.size, contract.size) if contract.is_video else \
+        (1, 3, contract.size, contract.size)
+    caught: list[torch.Tensor] = []
+    handle = head.register_forward_hook(lambda _m, _i, out: caught.append(out))
+    try:
+        with torch.no_grad():
+            out = module(torch.zeros(shape, device=next(module.parameters()).device))
+    except Exception as err:  # noqa: BLE001 - the check is advisory: keep the guess, say why
+        logger.warning("%s: could not check that its last nn.Linear is the classifier (%s: %s)",
+                       type(module).__name__, type(err).__name__, err)
+        return True
+    finally:
+        handle.remove()
+    return bool(caught) and isinstance(out, torch.Tensor) and out is caught[-1]
+
+
 def plain_observer(module: nn.Module, name: str, spec: str, source: str = "module", where: str | None = None,
                    overrides: dict | None = None) -> Observer:
-    """Wrap any ``nn.Module`` (contract from its ``pretrained_cfg`` or the defaults; last Linear = classifier)."""
+    """Wrap any ``nn.Module`` (contract from its ``pretrained_cfg`` or the defaults; its last Linear is the
+    classifier when that Linear's output is the module's output)."""
     module.eval()
     head = last_linear(module)
     contract = plain_contract(module).with_overrides(overrides or {}, spec)
+    if head is not None and not _is_output(module, head[1], contract):
+        logger.info("%s: its last nn.Linear (%s) is not its output layer: no classifier; final is the output, "
+                    "mean-pooled", name, head[0])
+        head = None
 
     def final(x, pooling: str):
         if head is not None:
