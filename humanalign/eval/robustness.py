@@ -58,7 +58,9 @@ def parse_severities(spec: str) -> list[int]:
     out: set[int] = set()
     try:
         for part in spec.split(","):
-            lo, _, hi = part.strip().partition("-")
+            lo, dash, hi = part.strip().partition("-")
+            if dash and not hi:
+                raise ValueError  # "2-": an open range is a typo, not severity 2
             out.update(range(int(lo), int(hi or lo) + 1))
     except ValueError:
         raise ValueError(f"severities must look like 1-5 or 1,3,5, got {spec!r}") from None
