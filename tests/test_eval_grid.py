@@ -1,11 +1,10 @@
-"""score_grid on tiny encoders: resume, model identity (same folder name, retrained in place), unreadable
-stimuli, bf16 autocast on the CPU, and the rows a cell writes."""
+"""score_grid on tiny encoders: determinism, model identity (same folder name, retrained in place),
+unreadable stimuli, bf16 autocast on the CPU (resume after an interruption: test_robustness_experiment.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from humanalign.eval.grid import CLEAN, Cell, GridSettings, grid_cells, score_grid
@@ -13,7 +12,7 @@ from humanalign.eval.labelled import load_labelled
 from humanalign.eval.robustness import run_robustness
 from humanalign.io.results import ResultsStore
 from humanalign.models.observers import load_observer, load_observers
-from tests.grid_helper import duplicates, image_set, save_run, truncate_png
+from tests.grid_helper import image_set, save_run, truncate_png
 
 CELLS = grid_cells(["gaussian_noise", "fog"], [1, 3])
 CONDITIONS = ["clean", "gaussian_noise/1", "gaussian_noise/3", "fog/1", "fog/3"]
@@ -26,30 +25,6 @@ def _settings(tmp_path: Path, **kw) -> GridSettings:
 def test_grid_cells_and_conditions() -> None:
     assert [c.condition for c in CELLS] == CONDITIONS
     assert Cell(CLEAN, 3).condition == "clean" and Cell("fog", 2).condition == "fog/2"
-
-
-def test_grid_resumes_after_interruption(tmp_path: Path) -> None:
-    data = load_labelled(image_set(tmp_path / "toy"))
-    store = ResultsStore(tmp_path / "r.sqlite")
-    obs = load_observer("vit_test_image")
-    first = score_grid(obs, data, CELLS, store, _settings(tmp_path), stop_after=2)
-    assert first.computed == CONDITIONS[:2] and not first.skipped
-    second = score_grid(obs, data, CELLS, store, _settings(tmp_path))
-    assert second.skipped == first.computed, "finished cells must not be recomputed"
-    assert second.computed == CONDITIONS[2:]
-    assert (second.config_hash, second.weights_hash) == (first.config_hash, first.weights_hash)
-    third = score_grid(obs, data, CELLS, store, _settings(tmp_path))
-    assert not third.computed and third.skipped == CONDITIONS
-    acc = store.metrics(metric="accuracy", config_hash=second.config_hash)
-    assert sorted(acc["condition"]) == sorted(CONDITIONS) and acc["condition"].is_unique
-    assert (acc["checkpoint_hash"] == obs.weights_hash[:16]).all() and (acc["n"] == 12).all()
-    assert acc["value"].between(0, 1).all() and (acc["ci_low"] <= acc["value"]).all()
-    trials = store.trials(observer="vit_test_image")
-    assert len(trials) == 5 * 12 and set(trials["session"]) == {"readout"}
-    assert trials.groupby("condition")["imagename"].nunique().eq(12).all()
-    per_cell = trials.groupby("condition")["correct"].mean().sort_index()
-    np.testing.assert_allclose(per_cell.to_numpy(), acc.set_index("condition")["value"].sort_index().to_numpy())
-    assert duplicates(store.path, "trials") == 0 and duplicates(store.path, "metrics") == 0
 
 
 def test_scores_are_deterministic_across_stores(tmp_path: Path) -> None:
