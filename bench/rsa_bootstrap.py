@@ -17,7 +17,7 @@ import numpy as np
 
 import humanalign.compare.rsa as rsa
 
-RUNNERS = {"stimuli": "eval_bootstrap_pattern", "subjects": "eval_bootstrap_rdm", "both": "eval_bootstrap"}
+RUNNERS = {"stimuli": "eval_bootstrap_pattern", "subjects": "eval_bootstrap_rdm", "joint": "eval_bootstrap"}
 
 
 def synthetic(subjects: int, stimuli: int = 92, seed: int = 0) -> tuple[dict, object]:
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--n-boot", type=int, default=50)
     args = parser.parse_args()
     ratio = float("nan")
-    for subjects, bootstrap in [(4, "stimuli"), (16, "stimuli"), (16, "subjects"), (16, "both")]:
+    for subjects, bootstrap in [(4, "stimuli"), (16, "stimuli"), (16, "subjects"), (16, "joint")]:
         models, data = synthetic(subjects)
         ours, ci_ours = timed(models, data, bootstrap, args.n_boot, recompute=False)
         full, ci_full = timed(models, data, bootstrap, args.n_boot, recompute=True)

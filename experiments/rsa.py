@@ -10,8 +10,8 @@ Usage:
 
 Models are evaluated against each reference (``hIT``: 4 subjects, sessions averaged; ``behaviour``:
 16 subjects' judgements) as fixed RDMs: the value is the mean Spearman correlation over subjects,
-the interval a bootstrap percentile CI (over stimuli by default), and the band the
-leave-one-subject-out noise ceiling. Rows go to the results store (benchmark ``rsa``), figures
+the interval a bootstrap CI (by default the dual bootstrap over subjects and stimuli; rows say which),
+and the band the leave-one-subject-out noise ceiling. Rows go to the results store (benchmark ``rsa``), figures
 (PDF + PNG) to ``--out``.
 """
 
@@ -53,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--method", default="spearman", choices=sorted(COMPARISONS))
     p.add_argument("--reference", default="hIT", choices=("hIT", "behaviour", "both"),
                    help="human data the models are compared with")
-    p.add_argument("--bootstrap", default="stimuli", choices=("stimuli", "subjects", "both", "none"))
+    p.add_argument("--bootstrap", default="auto",  # auto: dual with >= 3 subjects, else stimuli (compare/rsa.py)
+                   choices=("auto", "stimuli", "subjects", "joint", "dual", "both", "none"))
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     add_device_args(p)

@@ -129,7 +129,7 @@ def test_evaluate_too_few_bootstrap_samples_gives_nan_ci() -> None:
     assert (enough["ci_low"] <= enough["value"]).all() and (enough["value"] <= enough["ci_high"]).all()
 
 
-@pytest.mark.parametrize("bootstrap", ["stimuli", "both"])
+@pytest.mark.parametrize("bootstrap", ["stimuli", "both", "joint", "dual"])
 def test_stimulus_bootstrap_with_ids_out_of_sorted_order(bootstrap: str) -> None:
     """Ids like s0..s11 sort differently from their given order; the pattern bootstrap must still run."""
     ids = [f"s{i}" for i in range(12)]  # sorted: s0, s1, s10, s11, s2, ...

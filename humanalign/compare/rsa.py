@@ -16,8 +16,14 @@ Conventions:
   measurements with a ``run`` per row).
 * Comparisons: ``"spearman"``, ``"kendall"`` (Kendall tau-a), ``"pearson"``, ``"cosine"``.
 * Evaluation of fixed model RDMs against subject RDMs: the point estimate is the mean over
-  subjects (``eval_fixed``); CIs are bootstrap percentiles over stimuli, subjects or both; the
-  noise ceiling is rsatoolbox's leave-one-subject-out lower and all-subjects upper bound.
+  subjects (``eval_fixed``); the noise ceiling is rsatoolbox's leave-one-subject-out lower and
+  all-subjects upper bound. Uncertainty comes from one of :data:`BOOTSTRAPS`: ``"stimuli"``
+  (``eval_bootstrap_pattern``), ``"subjects"`` (``eval_bootstrap_rdm``), ``"joint"`` (``eval_bootstrap``:
+  stimuli and subjects resampled together, percentile CI; it understates the two-factor variance) or
+  ``"dual"`` (``eval_dual_bootstrap``: rsatoolbox's variance-corrected bootstrap over both factors, t CI
+  from that variance). ``"both"`` is the old name and now means ``"dual"``. The default ``"auto"`` is
+  ``"dual"`` when the data have at least :data:`MIN_SUBJECTS_FOR_SUBJECT_BOOTSTRAP` subjects (subject
+  variance then counts) and ``"stimuli"`` otherwise; every metric row says which one ran.
 
 Example:
     >>> refs = load_references(root)
@@ -42,6 +48,7 @@ from rsatoolbox.inference import (
     eval_bootstrap,
     eval_bootstrap_pattern,
     eval_bootstrap_rdm,
+    eval_dual_bootstrap,
     eval_fixed,
 )
 from rsatoolbox.inference.result import Result
@@ -54,6 +61,9 @@ from humanalign.stimuli.base import StimulusSetError
 __all__ = [
     "DISSIMILARITIES",
     "COMPARISONS",
+    "BOOTSTRAPS",
+    "MIN_SUBJECTS_FOR_SUBJECT_BOOTSTRAP",
+    "resolve_bootstrap",
     "RsaEvaluation",
     "rdm_from_measurements",
     "rdm_from_features",
@@ -71,7 +81,36 @@ DISSIMILARITIES = ("correlation", "euclidean", "cosine", "crossnobis")
 # Our names -> rsatoolbox.rdm.compare method names.
 COMPARISONS: dict[str, str] = {"spearman": "spearman", "kendall": "tau-a", "tau-a": "tau-a",
                                "pearson": "corr", "cosine": "cosine"}
-Bootstrap = Literal["stimuli", "subjects", "both"]
+Bootstrap = Literal["auto", "stimuli", "subjects", "joint", "dual", "both"]
+#: Canonical bootstrap name -> (rsatoolbox function, CI kind).
+BOOTSTRAPS: dict[str, tuple[str, str]] = {
+    "stimuli": ("eval_bootstrap_pattern", "percentile"),
+    "subjects": ("eval_bootstrap_rdm", "percentile"),
+    "joint": ("eval_bootstrap", "percentile"),
+    "dual": ("eval_dual_bootstrap", "t"),
+}
+_ALIASES = {"both": "dual"}  # backward-compatible name: "both sources of variance" is what dual estimates
+MIN_SUBJECTS_FOR_SUBJECT_BOOTSTRAP = 3  # fewer subjects give a degenerate subject resample
+
+
+def resolve_bootstrap(bootstrap: str | None, n_subjects: int) -> str | None:
+    """The canonical bootstrap that ``bootstrap`` names for data with ``n_subjects`` subject RDMs.
+
+    ``"auto"`` -> ``"dual"`` with at least :data:`MIN_SUBJECTS_FOR_SUBJECT_BOOTSTRAP` subjects, else
+    ``"stimuli"``; ``"both"`` -> ``"dual"``; ``None``/``"none"`` -> None.
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if bootstrap is None or bootstrap == "none":
+        return None
+    if bootstrap == "auto":
+        return "dual" if n_subjects >= MIN_SUBJECTS_FOR_SUBJECT_BOOTSTRAP else "stimuli"
+    name = _ALIASES.get(bootstrap, bootstrap)
+    if name not in BOOTSTRAPS:
+        raise ValueError(f"unknown bootstrap {bootstrap!r}; use 'auto', {', '.join(map(repr, BOOTSTRAPS))}, "
+                         "'both' (= 'dual') or None")
+    return name
 
 
 def _comparison(method: str) -> str:
@@ -236,7 +275,7 @@ class RsaEvaluation:
         subjects: Long table ``model``, ``subject``, ``value`` (one row per model and subject).
         noise_ceiling: ``(lower, upper)``.
         method: Comparison method.
-        bootstrap: ``"stimuli"``, ``"subjects"``, ``"both"`` or None.
+        bootstrap: The canonical bootstrap that ran (a key of :data:`BOOTSTRAPS`) or None.
         fixed: The rsatoolbox ``Result`` of ``eval_fixed``.
         boot: The rsatoolbox ``Result`` of the bootstrap (None without bootstrap).
     """
@@ -253,10 +292,13 @@ class RsaEvaluation:
     def pairwise(self) -> pd.DataFrame:
         """Paired model-vs-model tests: ``model_a``, ``model_b``, ``difference``, ``p``.
 
-        Uses the bootstrap distribution of differences when a bootstrap was run (rsatoolbox
-        ``test_pairwise("bootstrap")``), else a paired t-test over subjects (``"t-test"``).
+        Uses the bootstrap distribution of differences when a percentile bootstrap was run (rsatoolbox
+        ``test_pairwise("bootstrap")``), a t-test on the dual bootstrap's corrected variance of the
+        differences for ``"dual"``, else a paired t-test over subjects (``"t-test"``).
         """
         res, kind = (self.boot, "bootstrap") if self.boot is not None else (self.fixed, "t-test")
+        if self.bootstrap == "dual":  # the dual bootstrap's output is its corrected variance of differences
+            kind = "t-test"
         p = res.test_pairwise(test_type=kind)  # [n_models, n_models]
         names = self.table["model"].tolist()
         values = self.table["value"].to_numpy()
@@ -270,7 +312,7 @@ def evaluate(
     models: Mapping[str, RDMs],
     data: RDMs,
     method: str = "spearman",
-    bootstrap: Bootstrap | None = "stimuli",
+    bootstrap: Bootstrap | None = "auto",
     n_boot: int = 1000,
     ci: float = 0.95,
     seed: int | None = 0,
@@ -282,8 +324,11 @@ def evaluate(
         models: Label -> single-RDM ``RDMs`` (aligned to ``data`` by stimulus id here).
         data: One RDM per subject, with a ``stimulus`` pattern descriptor.
         method: RDM comparison (see :data:`COMPARISONS`).
-        bootstrap: Resample ``"stimuli"`` (``eval_bootstrap_pattern``), ``"subjects"``
-            (``eval_bootstrap_rdm``), ``"both"`` (``eval_bootstrap``) or None.
+        bootstrap: ``"auto"`` (default: ``"dual"`` with >= 3 subjects, else ``"stimuli"``), ``"stimuli"``
+            (``eval_bootstrap_pattern``), ``"subjects"`` (``eval_bootstrap_rdm``), ``"joint"``
+            (``eval_bootstrap``), ``"dual"`` (``eval_dual_bootstrap``; alias ``"both"``) or None.
+            Percentile CIs for the first three; for ``"dual"`` the ``sem`` column is the corrected
+            bootstrap SE and the CI and ``p_zero`` are t-based on it (dof = min(subjects, stimuli) - 1).
         n_boot: Bootstrap samples.
         ci: Confidence level of the percentile interval.
         seed: Seed of the bootstrap (the global numpy RNG state is restored afterwards).
@@ -315,11 +360,16 @@ def evaluate(
                           "ci_low": np.nan, "ci_high": np.nan, "n": data.n_rdm,
                           "p_zero": fixed.test_zero("t-test")})
     boot = None
-    if bootstrap is not None:
+    bootstrap = resolve_bootstrap(bootstrap, data.n_rdm)
+    if bootstrap == "dual":
+        with _seeded(seed):
+            boot = _quiet_dual_bootstrap(fixed_models, data, comp, n_boot)
+        table["sem"] = boot.get_sem()
+        table["ci_low"], table["ci_high"] = boot.get_ci(ci, test_type="t-test")
+        table["p_zero"] = boot.test_zero("t-test")
+    elif bootstrap is not None:
         runner = {"stimuli": eval_bootstrap_pattern, "subjects": eval_bootstrap_rdm,
-                  "both": eval_bootstrap}.get(bootstrap)
-        if runner is None:
-            raise ValueError(f"unknown bootstrap {bootstrap!r}; use 'stimuli', 'subjects', 'both' or None")
+                  "joint": eval_bootstrap}[bootstrap]
         with _seeded(seed):
             # The ceiling is reported from all data (noise_ceiling below), so it is not recomputed per
             # sample: the model CIs are the same (tests/test_rsa_core.py) and the bootstrap is 2.6-5x
@@ -335,6 +385,8 @@ def evaluate(
             low = high = np.nan
         table["ci_low"], table["ci_high"] = low, high
         table["p_zero"] = boot.test_zero("bootstrap")
+    table["bootstrap"] = bootstrap or "none"
+    table["ci_method"] = BOOTSTRAPS[bootstrap][1] if bootstrap else "none"
     long = pd.DataFrame([{"model": m, "subject": s, "value": float(per_subject[i, j])}
                          for i, m in enumerate(labels) for j, s in enumerate(subjects)])
     nc = noise_ceiling(data, method)
@@ -342,6 +394,18 @@ def evaluate(
                 method, bootstrap, len(labels), data.n_rdm, *nc)
     return RsaEvaluation(table, long, nc, method, bootstrap, fixed, boot,
                          {"n_boot": n_boot if bootstrap else 0, "ci": ci, "seed": seed})
+
+
+def _quiet_dual_bootstrap(models: list, data: RDMs, comp: str, n_boot: int) -> Result:
+    """``eval_dual_bootstrap`` without its tqdm progress bar (fixed models: no cross-validation)."""
+    import rsatoolbox.inference.evaluate as rsa_evaluate
+
+    trange = rsa_evaluate.tqdm.trange
+    rsa_evaluate.tqdm.trange = lambda *a, **k: trange(*a, **{**k, "disable": True})
+    try:
+        return eval_dual_bootstrap(models, data, method=comp, N=n_boot)
+    finally:
+        rsa_evaluate.tqdm.trange = trange
 
 
 def metric_rows(
@@ -365,9 +429,13 @@ def metric_rows(
         config_hash: Hash of the run configuration.
 
     Returns:
-        DataFrame with the results-store metric columns.
+        DataFrame with the results-store metric columns plus ``bootstrap`` (the canonical bootstrap that gave
+        the CI, or ``"none"``) and ``ci_method`` (``"percentile"``, ``"t"`` or ``"none"``); the store keeps both
+        in ``extra``.
     """
     labels = labels or {}
+    boot_name = evaluation.bootstrap or "none"
+    ci_method = BOOTSTRAPS[evaluation.bootstrap][1] if evaluation.bootstrap else "none"
     metric = f"rsa_{evaluation.method}"
     seed = evaluation.meta.get("seed")
     rows = []
@@ -377,14 +445,14 @@ def metric_rows(
                      "layer": info.get("layer", ""), "benchmark": benchmark, "dataset": dataset,
                      "condition": condition, "metric": metric, "value": rec["value"],
                      "ci_low": rec["ci_low"], "ci_high": rec["ci_high"], "n": int(rec["n"]),
-                     "seed": seed, "config_hash": config_hash})
+                     "seed": seed, "config_hash": config_hash, "bootstrap": boot_name, "ci_method": ci_method})
     lower, upper = evaluation.noise_ceiling
     n = int(evaluation.table["n"].iloc[0])
     for name, value in (("noise_ceiling_lower", lower), ("noise_ceiling_upper", upper)):
         rows.append({"model": "noise_ceiling", "checkpoint_hash": "", "layer": "", "benchmark": benchmark,
                      "dataset": dataset, "condition": condition, "metric": f"{metric}_{name}",
                      "value": value, "ci_low": np.nan, "ci_high": np.nan, "n": n, "seed": seed,
-                     "config_hash": config_hash})
+                     "config_hash": config_hash, "bootstrap": boot_name, "ci_method": "none"})
     return pd.DataFrame(rows)
 
 
