@@ -7,7 +7,7 @@ points (same finetuning protocol) against the extrapolation. Also tests slope di
 (50-shot vs 10-shot) and fits the saturating power law where there are enough points.
 
 Usage:
-    python experiments/scaling.py --out DIR [--accuracy best|last] [--table CSV]
+    python experiments/scaling.py --out DIR [--accuracy last|best] [--table CSV]
 
 Writes DIR/scaling.pdf + .png (figure), DIR/scaling_params.csv (fitted parameters with CIs),
 DIR/scaling_extrapolation.csv (held-out points vs prediction) and rows into DIR/results.sqlite.
@@ -25,7 +25,16 @@ import pandas as pd
 
 from humanalign.cli import add_verbose_arg, run_cli
 from humanalign.compare.published import load_published_scaling
-from humanalign.compare.scaling import compare_slopes, extrapolate, fit_loglinear, fit_power_law
+from humanalign.compare.scaling import (
+    ACCURACY_EPOCHS,
+    DEFAULT_ACCURACY_EPOCH,
+    accuracy_column,
+    compare_slopes,
+    extrapolate,
+    fit_loglinear,
+    fit_power_law,
+    label_accuracy_epoch,
+)
 from humanalign.io.results import ResultsStore
 from humanalign.report.plots import plot_scaling
 from humanalign.report.style import apply_style, save_figure
@@ -126,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: fit, write the figure, CSVs and results rows; print a summary."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--accuracy", choices=("best", "last"), default="best",
-                        help="finetuning epoch whose accuracy is used (default: best logged epoch)")
+    parser.add_argument("--accuracy", choices=tuple(ACCURACY_EPOCHS), default=DEFAULT_ACCURACY_EPOCH,
+                        help="finetuning epoch whose accuracy is used (default: last logged epoch; best is "
+                             "selected on the evaluation split); every output row names it")
     parser.add_argument("--table", type=Path, default=None, help="published-points CSV (default: shipped table)")
     add_verbose_arg(parser)
     args = parser.parse_args(argv)
@@ -139,21 +149,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, write the figure, CSVs and results rows; print a summary."""
-    acc = f"acc_{args.accuracy}"
+    acc = accuracy_column(args.accuracy)
     table = load_published_scaling(args.table)
     args.out.mkdir(parents=True, exist_ok=True)
 
     rows, params, extrap = fit_series(table, acc)
     rows += slope_tests(table, acc)
-    frame = pd.DataFrame(rows)
+    frame = label_accuracy_epoch(pd.DataFrame(rows), args.accuracy)
     figure_paths = make_figure(frame, args.out)
     params_path = args.out / "scaling_params.csv"
-    pd.DataFrame(params).to_csv(params_path, index=False)
+    label_accuracy_epoch(pd.DataFrame(params), args.accuracy).to_csv(params_path, index=False)
     extrap_path = args.out / "scaling_extrapolation.csv"
-    extrap_df = pd.DataFrame(extrap)
+    extrap_df = label_accuracy_epoch(pd.DataFrame(extrap), args.accuracy)
     extrap_df.to_csv(extrap_path, index=False)
     store = ResultsStore(args.out / "results.sqlite")
-    store.append_metrics(frame.assign(accuracy_epoch=args.accuracy, checkpoint_hash=PUBLISHED_HASH))
+    store.append_metrics(frame.assign(checkpoint_hash=PUBLISHED_HASH))
 
     print(f"figure: {', '.join(str(p) for p in figure_paths)}")
     print(f"parameters: {params_path}")

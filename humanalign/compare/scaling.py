@@ -12,6 +12,11 @@ Two models of performance ``y`` against data size ``x`` (e.g. hours of pretraini
 
 :func:`compare_slopes` tests whether two log-linear trends differ in slope (interaction term).
 
+Which finetuning epoch's accuracy a point uses is a statistics choice, named in every row
+(:func:`label_accuracy_epoch`): ``"last"`` (the default, :data:`DEFAULT_ACCURACY_EPOCH`) is the last logged
+epoch; ``"best"`` is the best logged *validation* epoch, selected on the split it is evaluated on, so it is
+optimistic.
+
 Example:
     >>> fit = fit_loglinear(hours, acc)
     >>> fit.predict([5000.0])   # mean, mean_ci_low/high, pi_low/high
@@ -31,6 +36,10 @@ from scipy import optimize
 
 __all__ = [
     "PREDICTION_COLUMNS",
+    "ACCURACY_EPOCHS",
+    "DEFAULT_ACCURACY_EPOCH",
+    "accuracy_column",
+    "label_accuracy_epoch",
     "LogLinearFit",
     "PowerLawFit",
     "fit_loglinear",
@@ -42,6 +51,31 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PREDICTION_COLUMNS = ("x", "mean", "mean_ci_low", "mean_ci_high", "pi_low", "pi_high")
+#: Epoch choice -> (column of the published-points table, how rows describe it).
+ACCURACY_EPOCHS: dict[str, tuple[str, str]] = {
+    "last": ("acc_last", "last logged finetuning epoch"),
+    "best": ("acc_best", "best logged validation epoch (selected on the evaluation split: optimistic)"),
+}
+DEFAULT_ACCURACY_EPOCH = "last"
+
+
+def accuracy_column(epoch: str = DEFAULT_ACCURACY_EPOCH) -> str:
+    """Column of the published-points table holding the accuracy of ``epoch`` (``"last"`` or ``"best"``).
+
+    Raises:
+        ValueError: for another name.
+    """
+    if epoch not in ACCURACY_EPOCHS:
+        raise ValueError(f"unknown accuracy epoch {epoch!r}; use one of {', '.join(ACCURACY_EPOCHS)}")
+    return ACCURACY_EPOCHS[epoch][0]
+
+
+def label_accuracy_epoch(rows: pd.DataFrame, epoch: str = DEFAULT_ACCURACY_EPOCH) -> pd.DataFrame:
+    """``rows`` with ``accuracy_epoch`` (``"last"``/``"best"``) and ``accuracy_epoch_note`` on every row."""
+    accuracy_column(epoch)
+    return rows.assign(accuracy_epoch=epoch, accuracy_epoch_note=ACCURACY_EPOCHS[epoch][1])
+
+
 # statsmodels ``get_prediction().summary_frame`` column names this module relies on (pinned in tests).
 _SM_PRED = ("mean", "mean_ci_lower", "mean_ci_upper", "obs_ci_lower", "obs_ci_upper")
 
