@@ -134,3 +134,27 @@ def test_job_graph_orders_and_writes_afterok_dependencies(tmp_path: Path) -> Non
     with pytest.raises(LaunchError, match="unknown"):
         graph_order([node("a", ["zzz"])])
     assert "--gpus-per-node=1" in sbatch_script(tmp_path, Resources(gpus_per_node=1))
+
+
+def test_estimate_gpu_hours_from_counted_flops(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from types import SimpleNamespace
+
+    from humanalign.launch.estimate import clip_flops, estimate_run
+    from humanalign.launch.estimate import main as estimate_main
+
+    cfg = SimpleNamespace(data=SimpleNamespace(batch_size=4, repeats=16), optim=SimpleNamespace(accum_steps=1),
+                          steps=100_000)
+    row = estimate_run(1e12, cfg, gpus=8, mfu=0.5, peak=1000e12)
+    assert row["clips_per_gpu_step"] == 64 and row["step_s"] == pytest.approx(64e12 / 500e12)
+    assert row["gpu_hours"] == pytest.approx(0.128 * 100_000 * 8 / 3600)
+    tiny, _ = clip_flops("egocentric", "tiny")
+    image, _ = clip_flops("imagemae", "tiny")
+    assert tiny > image > 0  # clips of 8 frames cost more than single frames through the same encoder
+
+    study = tmp_path / "study.yaml"
+    study.write_text("pretrain:\n  - {name: a, method: egocentric, preset: tiny}\n"
+                     "  - {name: b, method: synthetic, preset: tiny, stage: 2}\n")
+    assert estimate_main([str(study), "--gpu", "H100", "--mfu", "0.4", "--json", str(tmp_path / "rows.json")]) == 0
+    out = capsys.readouterr().out
+    assert "ASSUMED MFU 40%" in out and "| a | egocentric / tiny |" in out and "total:" in out
+    assert estimate_main([str(study), "--gpu", "TPU"]) == 2
