@@ -20,7 +20,7 @@ demo: venv
 	$(PY) experiments/demo.py --out $(DEMO_OUT)
 
 lint: venv
-	$(PY) -m ruff check humanalign tests experiments bench analysis stimuli
+	$(PY) -m ruff check humanalign tests experiments bench analysis stimuli examples
 
 # headless Chromium for the report's browser test (tests/test_report_browser.py); idempotent, never fatal:
 # without it (no root, no network) that test skips and says why.
