@@ -30,6 +30,15 @@ def _hooked(obs, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
     return raw
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _empty_hf_cache(tmp_path_factory: pytest.TempPathFactory):
+    """No pretrained file in the Hugging Face cache: every timm model here is the seeded random init."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HOME", str(tmp_path_factory.mktemp("empty-hf-home")))
+        mp.delenv("HF_HUB_CACHE", raising=False)
+        yield
+
+
 @pytest.fixture(scope="module")
 def test_vit():
     return load_observer("timm:test_vit")
@@ -152,6 +161,27 @@ def test_timm_weights_file_round_trip(tmp_path: Path, resnet10t) -> None:
     pth = tmp_path / "r10.pth"
     torch.save({"model": state}, pth)
     assert load_observer(f"timm:resnet10t@{pth}").weights_hash == obs.weights_hash
+
+
+def test_timm_pretrained_file_already_in_the_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      resnet10t) -> None:
+    from safetensors.torch import save_file
+
+    commit = "fedcba9876543210fedcba9876543210fedcba98"
+    repo = tmp_path / "home" / "hub" / "models--timm--resnet10t.c3_in1k"  # resnet10t's pretrained_cfg hf_hub_id
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    state = {k: v + 1 if v.is_floating_point() else v for k, v in resnet10t.module.state_dict().items()}
+    file = repo / "snapshots" / commit / "model.safetensors"
+    save_file(state, str(file))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))  # set after huggingface_hub read it: still honoured
+    torch.manual_seed(3)
+    before = torch.get_rng_state()
+    obs = load_observer("timm:resnet10t")
+    assert torch.equal(torch.get_rng_state(), before)  # bug fixed: the pretrained build drew from the global RNG
+    assert obs.weights_file == str(file)
+    torch.testing.assert_close(obs.module.state_dict()["fc.weight"], state["fc.weight"], rtol=0, atol=0)
 
 
 def test_vit_small_weights_into_vit_base_fail_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
