@@ -149,7 +149,7 @@ def test_mapping_keeps_user_names() -> None:
     assert [s.default_name for s in parse_specs({"a": "timm:resnet18", "b": "timm:resnet18"})] == ["a", "b"]
 
 
-@pytest.mark.parametrize("bad", ["timm:", "timm:@w.pth", "hf:", "hub:/only/dir", "py:net.txt:build",
+@pytest.mark.parametrize("bad", ["timm:", "timm:@w.pth", "timm:resnet18@", "torchvision:resnet18@|size=64", "hf:", "hub:/only/dir", "py:net.txt:build",
                                  "py:net.py", "timm:resnet18|sise=3", "timm:resnet18|size"])
 def test_bad_specs_are_spec_errors_naming_the_spec(bad: str) -> None:
     with pytest.raises(SpecError) as err:
@@ -315,6 +315,8 @@ def test_layer_selection_on_a_cnn(cnn_file: Path) -> None:
         obs.resolve_layers("block7")
     with pytest.raises(LayerError, match="matches no module"):
         obs.resolve_layers("nothing.*")
+    with pytest.raises(LayerError, match="'block9' is outside its 3 blocks"):  # was an IndexError
+        obs.features(torch.zeros(1, 3, 32, 32), ["block9"])
 
 
 def test_classifier_layers_are_hookable_with_final(cnn_file: Path, x32: torch.Tensor) -> None:

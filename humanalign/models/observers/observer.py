@@ -135,6 +135,8 @@ class Observer:
     def module_name(self, layer: str) -> str:
         """The ``named_modules()`` path of a canonical layer name (``block3`` -> ``blocks.3``)."""
         if layer.startswith("block") and layer[5:].isdigit():
+            if int(layer[5:]) >= len(self.blocks):
+                raise LayerError(f"{self.id}: layer {layer!r} is outside its {len(self.blocks)} blocks")
             return self.blocks[int(layer[5:])]
         return layer
 

@@ -13,6 +13,9 @@ Forms (``--models`` takes several, comma- or space-separated; a study YAML maps 
 - the suite's own: a registry name (``python -m humanalign list models``), a training-run folder, a
   checkpoint step folder or its ``model.safetensors``.
 
+A spec may be given a user name, used on every results row, plot and contrast: ``mynet=timm:resnet50@r50.pth``
+on a command line, ``models: {mynet: "timm:resnet50@r50.pth"}`` in a study YAML.
+
 A spec may carry input-contract overrides after ``|``: ``timm:resnet50@r50.pth|size=160,crop=0.9``
 (keys: ``size``, ``frames``, ``mean``, ``std`` as ``a/b/c``, ``crop``, ``interpolation``, ``kind``).
 """
@@ -28,6 +31,7 @@ __all__ = ["ModelSpec", "SpecError", "parse_spec", "parse_specs", "SOURCES"]
 
 SOURCES = ("timm", "torchvision", "hf", "hub", "py", "module", "suite")
 _OVERRIDE_KEYS = {"size", "frames", "mean", "std", "crop", "interpolation", "kind"}
+_NAMED = re.compile(r"^([A-Za-z_][\w.@+-]*)=(.+)$")
 _MODULE_FUNC = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+:[A-Za-z_]\w*$")
 
 
@@ -97,12 +101,17 @@ def parse_spec(text: str, name: str | None = None) -> ModelSpec:
     raw = str(text).strip()
     if not raw:
         raise SpecError("empty model spec")
+    named = _NAMED.match(raw)
+    if named and name is None and not Path(raw).exists():
+        name, raw = named.group(1), named.group(2).strip()
     base, overrides = _split_overrides(raw)
     prefix, colon, rest = base.partition(":")
     if colon and prefix in ("timm", "torchvision"):
         model, at, weights = rest.partition("@")
         if not model:
             raise SpecError(f"model spec {raw!r}: no model name after {prefix}:")
+        if at and not weights.strip():  # "timm:resnet50@" must not quietly become a random init
+            raise SpecError(f"model spec {raw!r}: no weights file after @")
         return ModelSpec(raw, prefix, model, weights or None if at else None, None, name, overrides)
     if colon and prefix == "hf":
         if not rest:
