@@ -46,7 +46,7 @@ from humanalign.report.sections import (
     scaling_figures,
     scaling_tables,
 )
-from humanalign.report.style import FIGURE_PROBLEMS, reserve_colors, save_figure
+from humanalign.report.style import FIGURE_PROBLEMS, reserved_colors, save_figure
 from humanalign.report.tables import to_latex, to_markdown
 
 __all__ = ["Section", "SECTIONS", "register_section", "build_report", "default_question"]
@@ -190,14 +190,19 @@ def build_report(
     unknown = [k for k in keys if k not in SECTIONS]
     if unknown:
         raise KeyError(f"unknown report section(s) {unknown}; known: {list(SECTIONS)}")
-    out = Path(out_dir)
+    rows = results.metrics()
+    others = sorted({str(m) for m in rows.get("model", []) if not re.search(r" - |\||:", str(m))
+                     and str(m) not in ("humans", "noise_ceiling")})
+    with reserved_colors([m for pair in contrast_pairs(rows) for m in pair] + others):  # contrasted models first
+        return _build(results, rows, keys, Path(out_dir), title, intro, question, artifacts)
+
+
+def _build(results: ResultsStore, all_rows: pd.DataFrame, keys: list[str], out: Path, title: str, intro: str,
+           question: str | None, artifacts: str | Path | None) -> dict[str, Path]:
+    """The body of :func:`build_report` (arguments checked, model colours reserved)."""
     for sub in ("figures", "tables"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     artifacts = Path(artifacts) if artifacts is not None else results.path.parent
-    all_rows = results.metrics()
-    others = sorted({str(m) for m in all_rows.get("model", []) if not re.search(r" - |\||:", str(m))
-                     and str(m) not in ("humans", "noise_ceiling")})
-    reserve_colors([m for pair in contrast_pairs(all_rows) for m in pair] + others)  # contrasted models first
     chance = _chance(results)
     all_rows["chance"] = all_rows["dataset"].map(chance) if "dataset" in all_rows else None
     paragraphs = [p.strip() for p in intro.split("\n\n") if p.strip()]

@@ -103,20 +103,31 @@ def text_overlaps(fig: Figure, tolerance_px: float = 1.0) -> list[str]:
     """
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    items: list[tuple[str, str, np.ndarray]] = []
+    # (kind, text, corners, group): a legend's frame (its markers included) is one more item; a legend's own
+    # entries share its group and are not compared with its frame.
+    items: list[tuple[str, str, np.ndarray, str]] = []
+    legends = [(f"axes {k}", ax.get_legend()) for k, ax in enumerate(fig.axes)] + [("figure", g) for g in fig.legends]
+    in_legend = {id(t): f"{where} legend" for where, leg in legends if leg is not None for t in leg.get_texts()}
+    for where, leg in legends:
+        if leg is not None and leg.get_visible():
+            box = leg.get_window_extent(renderer)
+            corners = np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]])
+            items.append((f"{where} legend", "(legend frame)", corners, f"{where} legend"))
     for k, ax in enumerate(fig.axes):
         for kind, text in _axes_texts(ax):
             if not text.get_visible() or not text.get_text().strip():
                 continue
             box = text.get_window_extent(renderer)
             if box.width > 0 and box.height > 0:
-                items.append((f"axes {k} {kind}", text.get_text(), _polygon(text, renderer)))
-    for text in fig.texts:
+                items.append((f"axes {k} {kind}", text.get_text(), _polygon(text, renderer), in_legend.get(id(text), "")))
+    for text in [*fig.texts, *(t for _, g in legends if _ == "figure" for t in g.get_texts())]:
         if text.get_visible() and text.get_text().strip():
-            items.append(("figure text", text.get_text(), _polygon(text, renderer)))
+            items.append(("figure text", text.get_text(), _polygon(text, renderer), in_legend.get(id(text), "")))
     problems = []
     seen: set[tuple[str, str]] = set()
-    for (kind_a, a, poly_a), (kind_b, b, poly_b) in combinations(items, 2):
+    for (kind_a, a, poly_a, group_a), (kind_b, b, poly_b, group_b) in combinations(items, 2):
+        if group_a and group_a == group_b:
+            continue
         if (a, b) not in seen and _overlap(poly_a, poly_b, tolerance_px):
             seen.add((a, b))
             problems.append(f"{kind_a} {a!r} overlaps {kind_b} {b!r}")

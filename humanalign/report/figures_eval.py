@@ -88,10 +88,16 @@ def scaling_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
     apply_style()
     fig, axes = plt.subplots(1, len(datasets), figsize=(min(TWO_COLUMN_IN, 3.5 * len(datasets)), 3.4),
                              squeeze=False)
+    entries: dict[str, object] = {}
     for ax, dataset in zip(axes[0], datasets, strict=True):
         plot_scaling(plot_rows[plot_rows["dataset"] == dataset], ax=ax)
         ax.set_title(dataset)
-    fig.tight_layout()
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+        ax.get_legend().remove()
+    ncol = 3 if len(datasets) > 1 else 2
+    fig.legend(list(entries.values()), list(entries), loc="lower center", ncol=ncol, fontsize=7)
+    fig.tight_layout(rect=(0, 0.04 + 0.045 * -(-len(entries) // ncol), 1, 1))
     n_fit = int((plot_rows.get("role") == "fit").sum()) if "role" in plot_rows else len(plot_rows)
     caption = ("Few-shot accuracy against hours of pretraining video with log-linear fits, one colour and line "
                "style per condition; dark band: 95% CI of the mean, light band: 95% prediction interval, both "

@@ -14,9 +14,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PALETTE", "HUMAN_COLOR", "FIGURE_PROBLEMS", "apply_style", "styled_axes", "model_color", "model_marker",
-    "save_figure", "require_columns", "reserve_colors", "ONE_COLUMN_IN", "TWO_COLUMN_IN",
+    "save_figure", "require_columns", "reserve_colors", "reserved_colors", "ONE_COLUMN_IN", "TWO_COLUMN_IN",
 ]
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,20 @@ def model_color(name: str) -> str:
             if PALETTE[(start + k) % len(PALETTE)] not in taken]
     _ASSIGNED[name] = free[0] if free else PALETTE[start]
     return _ASSIGNED[name]
+
+
+@contextlib.contextmanager
+def reserved_colors(names: Sequence[str]) -> Iterator[None]:
+    """Within the block, ``names`` hold the first free palette colours (:func:`reserve_colors`); the
+    process-wide assignment is restored afterwards, so one report's choice does not leak into the next."""
+    saved = dict(_ASSIGNED)
+    _ASSIGNED.clear()
+    reserve_colors(names)
+    try:
+        yield
+    finally:
+        _ASSIGNED.clear()
+        _ASSIGNED.update(saved)
 
 
 def reserve_colors(names: Sequence[str]) -> None:

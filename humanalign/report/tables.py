@@ -120,10 +120,12 @@ def to_html(table: pd.DataFrame) -> str:
     if table.empty:
         return "<p><em>(no rows)</em></p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in rec) + "</tr>"
-        for rec in table.itertuples(index=False)
-    )
+    def td(value: Any) -> str:
+        text = _cell(value)
+        numeric = bool(text) and (text[0].isdigit() or text[:2].startswith(("-", "<")) and len(text) > 1)
+        return f"<td class='num'>{html.escape(text)}</td>" if numeric else f"<td>{html.escape(text)}</td>"
+
+    body = "".join("<tr>" + "".join(td(v) for v in rec) + "</tr>" for rec in table.itertuples(index=False))
     return f'<table class="tbl"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
