@@ -96,6 +96,7 @@ def test_tables_format_and_export() -> None:
     assert format_ci(0.61234, 0.5811, 0.64) == "0.612 [0.581, 0.640]"
     assert format_ci(12.345, None, None) == "12.3"
     assert format_ci(-9.25e-18, -0.118, 0.104) == "0.000 [-0.118, 0.104]" and format_value(8.14e-04) == "0.001"
+    assert format_value(4971.0) == "4971" and format_value(12.345) == "12.3"
     assert format_p(0.0004) == "< 0.001" and format_p(0.0123, prefix=True) == "= 0.012"
     assert condition_label("gaussian_noise/3") == "gaussian noise, severity 3"
     assert condition_label("summary:81d6e9138319") == "all corruptions and severities" and condition_label("0") == "all images"

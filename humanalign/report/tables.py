@@ -37,6 +37,8 @@ def format_value(value: Any, digits: int = 3) -> str:
     if abs(x) < 1:
         text = f"{x:.{digits}f}"
         return text[1:] if text.startswith("-") and float(text) == 0 else text
+    if abs(x) >= 10 ** digits:
+        return f"{x:.0f}"  # 1234.5 -> "1234", not "1.23e+03"
     return f"{x:#.{digits}g}".rstrip(".")
 
 
