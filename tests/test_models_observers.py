@@ -304,6 +304,8 @@ def test_layer_selection_on_a_cnn(cnn_file: Path) -> None:
     assert obs.resolve_layers("blocks") == ["block0", "block1", "block2"]
     assert obs.resolve_layers("all") == ["block0", "block1", "block2", "final"]
     assert obs.resolve_layers("stage1.0,fc") == ["stage1.0", "fc"]
+    assert obs.resolve_layers("blocks,fc") == ["block0", "block1", "block2", "fc"]  # was "no layer 'blocks'"
+    assert obs.resolve_layers(["fc", "all"]) == ["fc", "block0", "block1", "block2", "final"]
     assert obs.resolve_layers("stage*.0") == ["stage1.0", "stage2.0"]
     assert obs.resolve_layers("stage*") == ["block1", "stage1.0", "stage1.1", "block2", "stage2.0", "stage2.1"]
     assert obs.resolve_layers("stage1") == ["block1"]  # a block's module name is its canonical block name

@@ -90,6 +90,8 @@ def test_layer_selection_on_a_vit(test_vit) -> None:
     assert obs.resolve_layers("final") == ["final"]
     assert obs.resolve_layers("all") == [f"block{i}" for i in range(depth)] + ["final"]
     assert obs.resolve_layers("blocks.1,blocks.3,norm") == ["block1", "block3", "norm"]
+    # bug fixed: "blocks" in a list was timm's `blocks` Sequential (the last block's output only)
+    assert obs.resolve_layers("blocks,final") == [f"block{i}" for i in range(depth)] + ["final"]
     assert obs.resolve_layers("blocks.*.mlp.fc2")[:2] == ["blocks.0.mlp.fc2", "blocks.1.mlp.fc2"]
     assert obs.resolve_layers("-1") == [f"block{depth - 1}"]
     x = torch.randn(2, 3, 160, 160, generator=torch.Generator().manual_seed(3))

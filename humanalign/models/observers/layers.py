@@ -107,6 +107,8 @@ def resolve_layers(model: nn.Module, layers: str | int | Sequence[int | str], bl
             found = [text]
         elif text == "final":
             found = ["final"]
+        elif text in ("all", "blocks"):  # inside a list too ("blocks,fc"): not timm's `blocks` Sequential
+            found = [f"block{i}" for i in range(depth)] + (["final"] if text == "all" else [])
         elif text in block_of:
             found = [f"block{block_of[text]}"]
         elif text in modules:
