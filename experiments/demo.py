@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from humanalign.cli import add_verbose_arg, run_cli  # noqa: E402
 from humanalign.config import ConfigError, apply_overrides  # noqa: E402
-from humanalign.study import StudyConfig, load_study, validate_study  # noqa: E402
+from humanalign.study import StudyConfig, load_study, model_specs, validate_study  # noqa: E402
 
 DEFAULT_CONFIG = REPO / "experiments" / "configs" / "demo.yaml"
 
@@ -132,7 +132,7 @@ def compare(study: StudyConfig, out: Path, data: dict[str, Path], runs: list[Pat
             stimuli: Path | None, db: Path) -> None:
     """Step 3: every comparison, each writing rows into the one results database."""
     c = study.compare
-    models = [str(r) for r in runs] + list(c.models)
+    models = [str(r) for r in runs] + model_specs(study)
     if not models:
         run.skip("comparisons", "no model finished pretraining")
         return

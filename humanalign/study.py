@@ -12,8 +12,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from humanalign.config import ConfigError, from_dict, load_yaml
+from humanalign.models.observers.spec import SpecError, parse_spec
 
-__all__ = ["PretrainStep", "DataPlan", "ComparePlan", "StudyConfig", "load_study", "validate_study"]
+__all__ = ["PretrainStep", "DataPlan", "ComparePlan", "StudyConfig", "load_study", "validate_study", "model_specs"]
+
+
+def model_specs(study: StudyConfig) -> list[str]:
+    """The study's extra models as ``--models`` items: ``name=spec`` for named ones, else the spec."""
+    models = study.compare.models
+    if isinstance(models, dict):
+        return [f"{name}={spec}" for name, spec in models.items()]
+    return [str(m) for m in models]
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_spec(text)
+    except SpecError:
+        return False
+    return True
 
 
 @dataclass
@@ -51,7 +68,7 @@ class DataPlan:
 class ComparePlan:
     """Which comparisons to run and at what size."""
 
-    models: list[str] = field(default_factory=list)
+    models: dict[str, str] | list[str] = field(default_factory=list)  # {user name: spec} or specs
     robustness_corruptions: list[str] = field(default_factory=lambda: ["gaussian_noise", "fog"])
     robustness_severities: list[int] = field(default_factory=lambda: [1, 3, 5])
     robustness_sets: list[str] = field(default_factory=lambda: ["motion", "edge"])
@@ -110,9 +127,14 @@ def validate_study(study: StudyConfig) -> list[str]:
             problems += _pretrain_config_problems(step)
     if len(set(names)) != len(names):
         problems.append(f"pretrain names repeat: {names}")
-    for model in study.compare.models:
-        if model not in MODELS:
-            problems.append(f"compare.models: unknown model {model!r}")
+    for model in model_specs(study):
+        try:
+            spec = parse_spec(model)
+        except SpecError as err:
+            problems.append(f"compare.models: {err}")
+            continue
+        if spec.source == "suite" and spec.target not in MODELS and not Path(spec.target).exists():
+            problems.append(f"compare.models: unknown model {spec.target!r}")
     for corruption in study.compare.robustness_corruptions:
         if corruption not in CORRUPTIONS:
             problems.append(f"compare.robustness_corruptions: unknown corruption {corruption!r}")
@@ -122,7 +144,7 @@ def validate_study(study: StudyConfig) -> list[str]:
     for name in [study.compare.rsa_set, *study.compare.alignment_sets]:
         if name and name not in STIMULUS_SETS:
             problems.append(f"unknown stimulus set {name!r}")
-    known = set(names) | set(study.compare.models)
+    known = set(names) | {parse_spec(m).default_name for m in model_specs(study) if _parses(m)}
     for pair in study.compare.contrasts:
         if len(pair) != 2 or not set(pair) <= known:
             problems.append(f"compare.contrasts: {pair} must name two of {sorted(known)}")
