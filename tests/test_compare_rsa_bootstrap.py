@@ -39,6 +39,9 @@ def test_dual_equals_rsatoolbox_eval_dual_bootstrap():
     np.testing.assert_allclose(table["ci_low"], low)
     np.testing.assert_allclose(table["ci_high"], high)
     assert set(table["bootstrap"]) == {"dual"} and set(table["ci_method"]) == {"t"}
+    ev = evaluate(models, subjects, bootstrap="dual", n_boot=20, seed=4)
+    pairs = ev.pairwise()
+    np.testing.assert_allclose(pairs["p"].iloc[0], ref.test_pairwise(test_type="t-test")[0, 1])
 
 
 def test_joint_is_rsatoolbox_eval_bootstrap_and_both_is_the_dual_alias():
