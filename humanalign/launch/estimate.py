@@ -1,8 +1,9 @@
 """``python -m humanalign.launch.estimate STUDY.yaml``: GPU-hours of a study's pretraining runs from FLOPs.
 
 For each run of the study config's ``pretrain:`` list, the FLOPs of one training forward + backward on a
-single decoded video are counted with ``torch.utils.flop_counter`` (on CPU under bf16 autocast: the
-count does not depend on the device), scaled to the run's clips per GPU and step
+single decoded video are counted with ``torch.utils.flop_counter`` (on CPU under bf16 autocast,
+with attention as explicit matrix products: ``FlopCounterMode`` counts the CUDA SDPA kernels but not
+CPU's fused one; the count does not depend on the device), scaled to the run's clips per GPU and step
 (``data.batch_size x data.repeats x optim.accum_steps``), and turned into time at an **assumed** model
 FLOPs utilisation of the GPU's peak bf16 rate. Counting a ViT-H/14 step on CPU takes minutes.
 
@@ -38,12 +39,14 @@ def clip_flops(method: str, preset: str | None, overrides: list[str] | None = No
     The batch carries the clip as ``"video"`` and as the ``"video_a"``/``"video_b"`` pair contrastive
     methods read, as in ``bench/train_step.py``.
     """
+    from humanalign.models.attention import set_attention
     from humanalign.pretrain.cli import resolve_config
     from humanalign.registry import PRETRAIN_METHODS
 
     cfg = resolve_config(method, preset, list(overrides or []))
     torch.manual_seed(0)
     module = PRETRAIN_METHODS.get(method).build(cfg)
+    set_attention(module, "math")  # the counter does not see CPU's fused SDPA kernel; explicit products it does
     e = cfg.encoder
     video = torch.randn(1, 3, cfg.data.num_frames, e.img_size, e.img_size)
     batch = {"video": video, "video_a": video, "video_b": video}
