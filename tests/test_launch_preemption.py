@@ -67,3 +67,16 @@ def test_checkpoint_of_a_finished_job_requeues_nothing(tmp_path: Path) -> None:
     job._process.wait()
     assert job.checkpoint() is None
     assert not job.save_request.path.exists()  # nothing asked of a process that is gone
+
+
+def test_agent_leaves_the_preemption_signal_to_submitit() -> None:
+    """SLURM signals every process of the step; what the job starts must survive USR2 (the default kills)."""
+    import subprocess
+    import sys
+
+    script = 'kill -USR2 $$; echo survived'
+    wrapped = subprocess.run([sys.executable, "-m", "humanalign.launch.agent", "sh", "-c", script],
+                             capture_output=True, text=True, timeout=120)
+    assert wrapped.returncode == 0 and wrapped.stdout.strip() == "survived", wrapped.stderr
+    bare = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120)
+    assert bare.returncode != 0 and "survived" not in bare.stdout
