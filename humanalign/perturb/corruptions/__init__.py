@@ -4,7 +4,7 @@ Every corruption is registered in :data:`humanalign.registry.CORRUPTIONS` under 
 name and is called as ``fn(images, severity, generator=g)`` with float images ``[B, 3, H, W]`` in
 [0, 1], ``severity`` in 1..5 and an optional seeded ``torch.Generator`` on the images' device
 (same seed -> same output). Output has the input's shape, in [0, 1], not quantised to 8 bits
-(except where the corruption itself quantises, e.g. JPEG). Registry metadata holds each
+(except where the corruption itself quantises: JPEG, and pixelate, which follows PIL on 8-bit images). Registry metadata holds each
 corruption's family and its per-severity constants.
 
 Example:

@@ -142,9 +142,13 @@ def _sample_table(lengths: torch.Tensor, num_frames: int) -> tuple[torch.Tensor,
 
 def _gather_padded(video: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Frames ``idx [B, n]`` of ``video [B, C, T, H, W]``; where ``valid [B, n]`` is False, :data:`PAD_VALUE`."""
+    idx = idx.to(video.device)
     b, c, _, h, w = video.shape
-    n = idx.shape[1]
-    out = video.gather(2, idx.to(video.device)[:, None, :, None, None].expand(b, c, n, h, w))
+    out = video.new_empty(b, c, idx.shape[1], h, w)  # [B, C, n, H, W]
+    for i in range(b):  # index_select into place: 3-10x faster on CPU than gather or stacking copies
+        torch.index_select(video[i], 1, idx[i], out=out[i])
+    if bool(valid.all()):
+        return out
     pad = torch.tensor(PAD_VALUE, dtype=video.dtype, device=video.device)[None, :, None, None, None]
     return torch.where(valid.to(video.device)[:, None, :, None, None], out, pad)
 
