@@ -222,3 +222,27 @@ def test_timm_missing_weights_file_and_bad_suffix(tmp_path: Path) -> None:
     bad.write_bytes(b"x")
     with pytest.raises(CheckpointError, match=r"w\.ckpt: unsupported weights file type"):
         load_observer(f"timm:resnet10t@{bad}")
+
+
+def test_channels_last_stages_are_pooled_over_space() -> None:
+    from timm.models.swin_transformer import SwinTransformer
+
+    from humanalign.models.observers import as_observer
+
+    torch.manual_seed(0)
+    model = SwinTransformer(img_size=32, patch_size=4, embed_dim=16, depths=(1, 1), num_heads=(1, 1), window_size=4,
+                            num_classes=10).eval()
+    obs = as_observer(model, name="tiny-swin")
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        ref = model.forward_intermediates(x, indices=[0, 1], intermediates_only=True, norm=False)  # NCHW
+        feats = obs.features(x, ["layers.0", "layers.1", "patch_embed.proj", "patch_embed"], pooling="mean")
+        flat = obs.features(x, ["layers.1"], pooling="tokens")["layers.1"]
+        raw = model.patch_embed.proj(x)  # a conv: channels first
+        embedded = model.patch_embed(x)  # [B, H, W, C] (conv, then permute and norm)
+    # bug fixed: Swin's [B, H, W, C] stage outputs were averaged over W and C ([B, H] "features")
+    _close(feats["layers.0"], ref[0].mean((2, 3)))
+    _close(feats["layers.1"], ref[1].mean((2, 3)))
+    _close(flat, ref[1].flatten(1))
+    _close(feats["patch_embed.proj"], raw.mean((2, 3)))
+    _close(feats["patch_embed"], embedded.mean((1, 2)))  # PatchEmbed says output_fmt NHWC itself

@@ -86,3 +86,20 @@ def test_torchvision_weights_file_strict(tmp_path: Path, resnet18) -> None:
     save_file(state, str(tmp_path / "cut.safetensors"))
     with pytest.raises(CheckpointError, match=r"cut\.safetensors: checkpoint does not match ResNet: missing keys \['fc.bias'\]"):
         load_observer(f"torchvision:resnet18@{tmp_path / 'cut.safetensors'}")
+
+
+def test_torchvision_swin_channels_last() -> None:
+    obs = load_observer("torchvision:swin_t")
+    m = obs.module
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    nodes = ["features.1", "features.3", "norm", "permute"]
+    with torch.no_grad():  # torchvision's forward written out (create_feature_extractor traces Swin slowly)
+        ref = {"features.1": m.features[:2](x), "features.3": m.features[:4](x)}
+        ref["norm"] = m.norm(m.features(x))
+        ref["permute"] = m.permute(ref["norm"])
+        feats = obs.features(x, nodes, pooling="mean")
+        final = obs.features(x, ["final"])["final"]
+    for node in ("features.1", "features.3", "norm"):  # [B, H, W, C]: pooled over H and W
+        _close(feats[node], ref[node].mean((1, 2)))
+    _close(feats["permute"], ref["permute"].mean((2, 3)))  # [B, C, H, W] after torchvision's Permute
+    _close(final, ref["permute"].mean((2, 3)))

@@ -66,4 +66,5 @@ def torchvision_observer(spec: ModelSpec) -> Observer:
                     final=final, logits=model if head else None,
                     num_classes=head[1].out_features if head else None,
                     prefix_tokens=1 if spec.target.startswith("vit_") else 0, weights_file=weights,
-                    info={"weights": weights or f"random init (seed {INIT_SEED})"})
+                    info={"weights": weights or f"random init (seed {INIT_SEED})",
+                          "channels_last": spec.target.startswith("swin")})  # Swin stages are [B, (T,) H, W, C]

@@ -28,6 +28,22 @@ __all__ = ["Observer"]
 Forward = Callable[..., Any]
 
 
+_CHANNELS_FIRST = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool2d, nn.AvgPool3d,
+                   nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def _channels_last(module: nn.Module, model_channels_last: bool) -> bool:
+    """Whether ``module``'s 4-D/5-D output is ``[B, (T,) H, W, C]`` (timm ``output_fmt="NHWC"`` models such
+    as Swin and MambaOut, torchvision Swin) rather than ``[B, C, (T,) H, W]``."""
+    fmt = getattr(module, "output_fmt", None)  # timm PatchEmbed and models say it themselves
+    if fmt is not None:
+        return str(getattr(fmt, "value", fmt)).upper() in ("NHWC", "NTHWC")
+    dims = getattr(module, "dims", None)
+    if type(module).__name__ == "Permute" and dims is not None:  # torchvision's Permute
+        return list(dims)[-1] == 1  # [0, 2, 3, 1]: NCHW -> NHWC; [0, 3, 1, 2]: back
+    return model_channels_last and not isinstance(module, _CHANNELS_FIRST)
+
+
 def _first_tensor(output: Any) -> torch.Tensor:
     """A hooked module's output as one tensor (HF layers return tuples or ModelOutputs)."""
     if isinstance(output, torch.Tensor):
@@ -77,6 +93,9 @@ class Observer:
         self.blocks = list(blocks) if blocks is not None else find_blocks(module)
         self.weights_file = weights_file
         self.info = dict(info or {})
+        fmt = getattr(module, "output_fmt", None)
+        self._channels_last_model = bool(self.info.get("channels_last")) or \
+            str(getattr(fmt, "value", fmt)).upper() == "NHWC"
         self._weights_hash: str | None = None
         self._modules = dict(module.named_modules())
 
@@ -185,6 +204,12 @@ class Observer:
             return self._final(x, pooling)
         return pool_output(_first_tensor(self._run(x)), "mean", self.prefix_tokens)
 
+    def _channels_first(self, layer: str, out: torch.Tensor) -> torch.Tensor:
+        """A hooked 4-D/5-D output as ``[B, C, (T,) H, W]`` (channels-last outputs permuted)."""
+        if out.ndim in (4, 5) and _channels_last(self._modules[self.module_name(layer)], self._channels_last_model):
+            return out.permute(0, out.ndim - 1, *range(1, out.ndim - 1))
+        return out
+
     def features(self, x: torch.Tensor, layers: Sequence[str], pooling: str = "mean",
                  project_dim: int = 4096, seed: int = 0) -> dict[str, torch.Tensor]:
         """Pooled outputs ``[B, D_layer]`` of canonical ``layers`` for a normalised batch ``x``.
@@ -213,7 +238,8 @@ class Observer:
         for name in hooked:
             if name not in caught:
                 raise LayerError(f"{self.id}: layer {name!r} ({self.module_name(name)}) did not run in the forward")
-            out[name] = pool_output(caught[name], pooling, self.prefix_tokens, project_dim, seed)
+            out[name] = pool_output(self._channels_first(name, caught[name]), pooling, self.prefix_tokens,
+                                    project_dim, seed)
         return {n: out[n] for n in layers}
 
     def tokens(self, x: torch.Tensor, layer: str) -> torch.Tensor:
@@ -225,7 +251,7 @@ class Observer:
             self._run(x)
         if layer not in caught:
             raise LayerError(f"{self.id}: layer {layer!r} ({self.module_name(layer)}) did not run in the forward")
-        out = caught[layer]
+        out = self._channels_first(layer, caught[layer])
         if out.ndim == 3:
             return out[:, self.prefix_tokens:]
         if out.ndim in (4, 5):
