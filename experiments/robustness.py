@@ -56,6 +56,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--source-frames", type=int, default=64,
                    help="frames of the source window temporal perturbations act on (video sets)")
     p.add_argument("--layer", default="final", help="feature layer the readout reads")
+    p.add_argument("--imagenet-c-files", action="store_true",
+                   help="images: encode corrupted images as the released ImageNet-C files (uint8, JPEG q85)")
     p.add_argument("--per-class", type=int, default=None, help="use only the first K stimuli of each class")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=None, help="feature cache (default $HUMANALIGN_CACHE/features)")
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     settings = GridSettings(seed=args.seed, mode=args.mode, folds=args.folds, shots=args.shots, frames=args.frames,
                             source_frames=args.source_frames, layer=args.layer, device=args.device,
                             dtype=args.dtype, batch_size=args.batch_size, workers=args.workers,
-                            cache_dir=args.cache_dir)
+                            cache_dir=args.cache_dir, imagenet_c_files=args.imagenet_c_files)
     grids, summary = run_robustness(observers, data, corruptions, severities, store, settings)
     out = Path(args.out) if args.out else Path("results") / "robustness" / data.name
     written = write_figures(summary, out)

@@ -79,6 +79,9 @@ class GridSettings:
         layer, pooling: Features the readout reads.
         device, dtype, batch_size, workers: Execution (dtype also enters the protocol: bf16 changes results).
         benchmark: The results' benchmark name.
+        cache_dir: Feature cache folder.
+        imagenet_c_files: Images: pass corrupted images through the released ImageNet-C files' encoding
+            (uint8 truncation, JPEG q85) before the model, as models scored on those files saw them.
     """
 
     seed: int = 0
@@ -95,6 +98,7 @@ class GridSettings:
     workers: int = 0
     benchmark: str = "robustness"
     cache_dir: str | None = None
+    imagenet_c_files: bool = False
 
 
 @dataclass
@@ -130,8 +134,16 @@ def _transform(cell: Cell, data: LabelledSet, settings: GridSettings, device: to
         if cell.perturbation == CLEAN:
             return None
         fn = CORRUPTIONS.get(cell.perturbation)
-        return lambda x, k: fn(x, cell.severity, generator=_generator(settings.seed, cell.perturbation,
-                                                                      cell.severity, k, device))
+
+        def corrupt(x: torch.Tensor, k: int) -> torch.Tensor:
+            out = fn(x, cell.severity, generator=_generator(settings.seed, cell.perturbation, cell.severity, k, device))
+            if settings.imagenet_c_files:
+                from humanalign.perturb.corruptions import imagenet_c_encode
+
+                out = imagenet_c_encode(out).float() / 255  # [B, 3, S, S] as decoded from the released files
+            return out
+
+        return corrupt
     if cell.perturbation == CLEAN:
         return lambda x, k: sample_clip(x, settings.frames)  # [B, 3, frames, S, S]
     return lambda x, k: perturb_then_sample(x, cell.perturbation, cell.severity, settings.frames,
@@ -152,7 +164,7 @@ def _preload(data: LabelledSet, observer: Observer) -> torch.Tensor | None:
 def _settings_hash(data: LabelledSet, settings: GridSettings, protocol: dict[str, Any], amp: str) -> str:
     ids = hashlib.sha256("\n".join(data.ids).encode()).hexdigest()[:16]
     video = {"frames": settings.frames, "source_frames": settings.source_frames, "mode": settings.mode} \
-        if data.is_video else {}
+        if data.is_video else ({"imagenet_c_files": True} if settings.imagenet_c_files else {})
     return config_hash({"set": data.name, "ids": ids, "seed": settings.seed, "autocast": amp, **video, **protocol})
 
 
@@ -197,7 +209,7 @@ def score_grid(observer: Observer, data: LabelledSet, cells: Sequence[Cell], sto
     def features(cell: Cell) -> np.ndarray:
         perturb = _transform(cell, data, settings, device)
         pid = None if perturb is None else (f"{cell.condition}/seed{settings.seed}/{settings.mode}/"
-                                            f"{settings.frames}-of-{data.frames}")
+                                            f"{settings.frames}-of-{data.frames}/c-files{settings.imagenet_c_files}")
         feats = extract(observer, data.stimuli, layers=[layer], pooling=settings.pooling,
                         batch_size=settings.batch_size, cache_dir=settings.cache_dir, device=device,
                         dtype=settings.dtype, workers=settings.workers, perturb=perturb, perturb_id=pid,

@@ -16,6 +16,10 @@ Stimuli are resized and cropped by the observer's input contract, optionally per
 (``perturb(x, batch_index)`` on ``[B, 3, (T,) S, S]`` pixels in [0, 1], e.g. an ImageNet-C corruption),
 normalised, and run under autocast when ``dtype`` asks for it (``"auto"``: bf16 on CUDA, fp32 on CPU).
 
+Under ``torchrun`` (an initialised process group) each rank extracts a contiguous share of the stimuli
+and the shares are gathered in order, so every rank returns the whole set's features, equal to one
+process's; perturbation seeds follow the batch index in the whole set.
+
 Every layer is cached on disk under a hash of (weights content hash, stimulus fingerprint, layer,
 pooling, input contract, perturbation id, autocast dtype, model class, extractor version), so re-runs
 are free and any changed input produces a new key rather than stale features. A perturbed run is cached
@@ -162,20 +166,52 @@ def extract(
     logger.info("features of %s on %s: %d layers cached, %d to compute", observer.id, stimuli.name,
                 len(names) - len(todo), len(todo))
     if todo:
-        batches = pixel_batches(stimuli, prep, batch_size, workers, pixels)
-        desc = f"features {observer.id} / {stimuli.name}" if progress else None
+        rank, world = _rank_world()
+        rows = _shard(len(stimuli), rank, world, batch_size)  # this process's contiguous share, whole batches
+        part = stimuli.subset([ids[i] for i in rows]) if world > 1 else stimuli
+        part_pixels = pixels[rows.start:rows.stop] if pixels is not None and world > 1 else pixels
+        batches = pixel_batches(part, prep, batch_size, workers, part_pixels)
+        desc = f"features {observer.id} / {stimuli.name}" if progress and rank == 0 else None
         computed = _run(observer, batches, todo, pooling, prep, dev, amp, perturb, project_dim, desc,
-                        -(-len(stimuli) // batch_size))
+                        -(-len(part) // batch_size), first_batch=rows.start // batch_size if world > 1 else 0)
+        if world > 1:
+            computed = _gather_in_order(computed, todo)
         for n in todo:
             feats[n] = computed[n]
-            if cacheable:
+            if cacheable and rank == 0:  # one writer per entry
                 cache.put(keys[n], ids, computed[n], {**provenance, "layer": n, "time": time.time()})
     return FeatureSet(list(ids), {n: feats[n] for n in names}, provenance)
 
 
+def _rank_world() -> tuple[int, int]:
+    """This process's rank and the world size under ``torch.distributed`` (0, 1 otherwise)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _shard(n: int, rank: int, world: int, batch_size: int = 1) -> range:
+    """Rank ``rank``'s contiguous rows of ``n``: whole batches, so gathering keeps the order and batch ``k`` of
+    the set is the same batch (same perturbation seed) on any number of ranks."""
+    batches = -(-n // batch_size)
+    per = -(-batches // world) * batch_size
+    return range(min(rank * per, n), min((rank + 1) * per, n))
+
+
+def _gather_in_order(computed: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+    """Every rank's rows of every layer, concatenated in rank order (= stimulus order); all ranks get all."""
+    import torch.distributed as dist
+
+    parts: list = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, computed)
+    return {n: np.concatenate([p[n] for p in parts if len(p[n])]).astype(np.float32, copy=False) for n in names}
+
+
 def _run(observer: Observer, batches, names: list[str], pooling: str, prep, device: torch.device,
          amp: torch.dtype | None, perturb: Perturb | None, project_dim: int, desc: str | None,
-         total: int) -> dict[str, np.ndarray]:
+         total: int, first_batch: int = 0) -> dict[str, np.ndarray]:
     """Forward every batch; returns layer -> float32 ``[N, D']``."""
     module = observer.module
     was_training = module.training
@@ -187,7 +223,7 @@ def _run(observer: Observer, batches, names: list[str], pooling: str, prep, devi
             for k, x in enumerate(tqdm(batches, desc=desc, disable=desc is None, unit="batch", total=total)):
                 x = x.to(device, non_blocking=True)  # [B, 3, (T,) S, S] in [0, 1]
                 if perturb is not None:
-                    x = perturb(x, k)
+                    x = perturb(x, first_batch + k)  # the batch index of the whole set: seeds match any sharding
                 if mean is None or mean.ndim != x.ndim:
                     shape = (1, 3) + (1,) * (x.ndim - 2)
                     mean = torch.tensor(prep.mean, device=device).view(shape)
@@ -199,4 +235,5 @@ def _run(observer: Observer, batches, names: list[str], pooling: str, prep, devi
                     chunks[n].append(v.float().cpu().numpy())
     finally:
         module.train(was_training)
-    return {n: np.concatenate(chunks[n]).astype(np.float32, copy=False) for n in names}
+    return {n: np.concatenate(chunks[n]).astype(np.float32, copy=False) if chunks[n]
+            else np.zeros((0, 0), np.float32) for n in names}
