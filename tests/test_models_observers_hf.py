@@ -203,6 +203,19 @@ def test_missing_or_misshaped_weights_are_checkpoint_errors(tmp_path: Path, save
         load_observer(f"hf:{folder}")
 
 
+def test_a_file_without_pooler_weights_loads(tmp_path: Path) -> None:
+    config, _ = _configs()["vit"]
+    torch.manual_seed(0)
+    model = transformers.ViTModel(config, add_pooling_layer=False).eval()  # as DINO and MAE ViT files are
+    model.save_pretrained(tmp_path / "dino")
+    obs = load_observer(f"hf:{tmp_path / 'dino'}")  # was: CheckpointError "missing pooler.dense.bias"
+    x = torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        ref = model(pixel_values=x).last_hidden_state
+        for pooling in ("mean", "tokens", "project"):  # final never uses the (random) pooler
+            _close(obs.features(x, ["final"], pooling=pooling)["final"], ref[:, 1:].mean(1))
+
+
 def test_bad_hf_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-home"))
     with pytest.raises(SpecError, match="no config.json"):

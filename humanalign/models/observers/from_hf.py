@@ -110,7 +110,11 @@ def _load(target: str) -> tuple[Any, Any, Path | None]:
                 raise err from None
     except (OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"{source}: cannot load the weights ({_first_line(err)})") from None
-    bad = [f"missing {k}" for k in sorted(info.get("missing_keys") or [])]
+    missing = sorted(info.get("missing_keys") or [])
+    unused = [k for k in missing if k.split(".")[0] == "pooler"]  # DINO/MAE ViT files have no pooler; it is unused
+    if unused:
+        logger.info("%s: no weights for the unused pooler (%s)", source, ", ".join(unused))
+    bad = [f"missing {k}" for k in missing if k not in unused]
     for m in sorted(info.get("mismatched_keys") or [], key=str):
         bad.append(f"{m[0]}: checkpoint {tuple(m[1])} vs model {tuple(m[2])}" if isinstance(m, tuple) and len(m) == 3
                    else f"mis-shaped {m}")
@@ -157,10 +161,7 @@ def hf_observer(spec: ModelSpec) -> Observer:
         tokens = out.last_hidden_state  # [B, N(+prefix), D]
         if pooling == "cls" and prefix:
             return tokens[:, 0]
-        pooled = getattr(out, "pooler_output", None)
-        if pooled is not None and pooling != "mean" and prefix:
-            return pooled
-        return tokens[:, prefix:].mean(1)
+        return tokens[:, prefix:].mean(1)  # never the pooler: ViT's is a fine-tuning dense + tanh, often untrained
 
     has_head = base is not model
     return Observer(model, contract, name=spec.default_name, spec=spec.text, source="hf", run=run, final=final,
