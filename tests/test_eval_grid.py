@@ -140,3 +140,25 @@ def test_no_store_computes_everything_and_writes_nothing(tmp_path: Path) -> None
     res = score_grid(load_observer("vit_test_image"), data, grid_cells(["fog"], [5]), None, _settings(tmp_path))
     assert res.computed == ["clean", "fog/5"] and res.protocol["protocol"] == "readout"
     assert res.protocol["folds"] == 2
+
+
+def test_the_batch_size_is_part_of_the_protocol(tmp_path: Path) -> None:
+    """Perturbation draws are seeded per batch, so another batch size is another protocol (not a rewrite)."""
+    import torch
+
+    from humanalign.eval.grid import _generator
+    from humanalign.registry import CORRUPTIONS
+
+    x, noise, cpu = torch.rand(12, 3, 16, 16), CORRUPTIONS.get("gaussian_noise"), torch.device("cpu")
+    by4 = torch.cat([noise(x[i:i + 4], 3, generator=_generator(0, "gaussian_noise", 3, k, cpu))
+                     for k, i in enumerate(range(0, 12, 4))])
+    by12 = noise(x, 3, generator=_generator(0, "gaussian_noise", 3, 0, cpu))
+    assert not torch.equal(by4, by12), "the inputs depend on the batch size"
+    data = load_labelled(image_set(tmp_path / "toy"))
+    store = ResultsStore(tmp_path / "r.sqlite")
+    obs = load_observer("vit_test_image")
+    cells = grid_cells(["gaussian_noise"], [3])
+    four = score_grid(obs, data, cells, store, _settings(tmp_path, batch_size=4))
+    twelve = score_grid(obs, data, cells, store, _settings(tmp_path, batch_size=12))
+    assert four.config_hash != twelve.config_hash and twelve.computed == ["clean", "gaussian_noise/3"]
+    assert not score_grid(obs, data, cells, store, _settings(tmp_path, batch_size=4)).computed

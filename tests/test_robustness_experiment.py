@@ -56,7 +56,7 @@ def test_grid_resumes_after_interruption(tmp_path: Path) -> None:
     assert not third.computed and third.skipped == CONDITIONS
     acc = store.metrics(metric="accuracy", config_hash=second.config_hash)
     assert len(acc) == 5 and acc["condition"].is_unique and set(acc["condition"]) == set(CONDITIONS)
-    assert (acc["checkpoint_hash"] == obs.weights_hash[:16]).all() and (acc["n"] == 12).all()
+    assert (acc["checkpoint_hash"] == obs.weights_id).all() and (acc["n"] == 12).all()
     assert acc["value"].between(0, 1).all() and (acc["ci_low"] <= acc["value"]).all()
     trials = store.trials(observer="vit_test_image")
     assert len(trials) == 5 * 12 and set(trials["session"]) == {"readout"}

@@ -77,7 +77,8 @@ class GridSettings:
         frames: Frames per scored clip (video sets).
         source_frames: Frames of the source window temporal perturbations act on (video sets).
         layer, pooling: Features the readout reads.
-        device, dtype, batch_size, workers: Execution (dtype also enters the protocol: bf16 changes results).
+        device, dtype, batch_size, workers: Execution (dtype also enters the protocol: bf16 changes results;
+            so does batch_size, since perturbation draws are seeded per batch).
         benchmark: The results' benchmark name.
         cache_dir: Feature cache folder.
         imagenet_c_files: Images: pass corrupted images through the released ImageNet-C files' encoding
@@ -165,7 +166,9 @@ def _settings_hash(data: LabelledSet, settings: GridSettings, protocol: dict[str
     ids = hashlib.sha256("\n".join(data.ids).encode()).hexdigest()[:16]
     video = {"frames": settings.frames, "source_frames": settings.source_frames, "mode": settings.mode} \
         if data.is_video else ({"imagenet_c_files": True} if settings.imagenet_c_files else {})
-    return config_hash({"set": data.name, "ids": ids, "seed": settings.seed, "autocast": amp, **video, **protocol})
+    # perturbation draws are seeded per batch (seed, cell, batch index), so the batch size changes the inputs
+    return config_hash({"set": data.name, "ids": ids, "seed": settings.seed, "autocast": amp,
+                        "perturb_batch": settings.batch_size, **video, **protocol})
 
 
 def score_grid(observer: Observer, data: LabelledSet, cells: Sequence[Cell], store: ResultsStore | None = None,
@@ -209,7 +212,8 @@ def score_grid(observer: Observer, data: LabelledSet, cells: Sequence[Cell], sto
     def features(cell: Cell) -> np.ndarray:
         perturb = _transform(cell, data, settings, device)
         pid = None if perturb is None else (f"{cell.condition}/seed{settings.seed}/{settings.mode}/"
-                                            f"{settings.frames}-of-{data.frames}/c-files{settings.imagenet_c_files}")
+                                            f"{settings.frames}-of-{data.frames}/c-files{settings.imagenet_c_files}/"
+                                            f"batch{settings.batch_size}")
         feats = extract(observer, data.stimuli, layers=[layer], pooling=settings.pooling,
                         batch_size=settings.batch_size, cache_dir=settings.cache_dir, device=device,
                         dtype=settings.dtype, workers=settings.workers, perturb=perturb, perturb_id=pid,
