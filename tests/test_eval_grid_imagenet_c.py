@@ -14,7 +14,8 @@ from humanalign.stimuli.base import StimulusSet
 
 
 def test_corrupted_images_are_encoded_like_the_released_files() -> None:
-    data = LabelledSet("toy", StimulusSet("toy", pd.DataFrame({"stimulus_id": ["a"]})), ["x"], np.array([0]))
+    table = pd.DataFrame({"stimulus_id": ["a"]})
+    data = LabelledSet("toy", StimulusSet("toy", table, loader=lambda row: None), ["x"], np.array([0]))
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     cell, device = Cell("gaussian_noise", 3), torch.device("cpu")
     plain = _transform(cell, data, GridSettings(seed=1), device)(x, 0)
