@@ -54,6 +54,14 @@ def test_torchvision_layers_equal_create_feature_extractor(name: str, nodes: lis
         _close(by_block[layer], ref[node].flatten(1))
     _close(feats["final"], ref[penultimate])
     _close(logits, full)
+    if name == "resnet18":  # outputs the forward changes in place later (bn1 -> ReLU(inplace=True), += identity)
+        block = model.layer1[0]
+        with torch.no_grad():
+            inner = obs.features(x, ["bn1", "layer1.0.bn2"], pooling="tokens")
+            stem = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+            bn2 = block.bn2(block.conv2(block.relu(block.bn1(block.conv1(stem)))))
+            _close(inner["bn1"], model.bn1(model.conv1(x)).flatten(1))  # bug fixed: was the ReLU'd map
+        _close(inner["layer1.0.bn2"], bn2.flatten(1))  # bug fixed: was bn2 + identity
     assert obs.has_imagenet_logits
 
 
@@ -103,3 +111,16 @@ def test_torchvision_swin_channels_last() -> None:
         _close(feats[node], ref[node].mean((1, 2)))
     _close(feats["permute"], ref["permute"].mean((2, 3)))  # [B, C, H, W] after torchvision's Permute
     _close(final, ref["permute"].mean((2, 3)))
+
+
+def test_torchvision_conv_classifier_is_an_imagenet_head() -> None:
+    obs = load_observer("torchvision:squeezenet1_0")  # model-vs-human scores SqueezeNet through its 1000 classes
+    model = obs.module
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        feats = obs.features(x, ["final", "classifier.1"])
+        _close(obs.logits(x), model(x))
+        _close(feats["final"], model.features(x).mean((2, 3)))
+        _close(feats["classifier.1"], model.classifier[1](model.classifier[0](model.features(x))).mean((2, 3)))
+    # bug fixed: no nn.Linear meant "no classifier", so its 1000 ImageNet outputs went to the 16-class readout
+    assert obs.has_imagenet_logits and obs.num_classes == 1000

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from torch import nn
+
 from humanalign.models.observers.contract import IMAGENET_MEAN, IMAGENET_STD, InputContract
 from humanalign.models.observers.heads import embedding_before, last_linear
 from humanalign.models.observers.observer import Observer
@@ -58,13 +60,20 @@ def torchvision_observer(spec: ModelSpec) -> Observer:
     model.eval()
     head = last_linear(model)
     contract = torchvision_contract(spec.target).with_overrides(spec.overrides, spec.text)
+    # SqueezeNet classifies with a 1x1 conv over `features` (1000 ImageNet classes, model-vs-human scores it so)
+    conv_head = [m for m in model.classifier if isinstance(m, nn.Conv2d)][-1:] if head is None and \
+        isinstance(getattr(model, "classifier", None), nn.Sequential) and hasattr(model, "features") else []
 
     def final(x, pooling: str):
-        return embedding_before(model, head[1], model, x) if head else model(x).flatten(1)  # [B, D]
+        if head:
+            return embedding_before(model, head[1], model, x)  # [B, D]: the classifier's input
+        if conv_head:
+            return model.features(x).mean((2, 3))  # [B, C]: the conv classifier's input, globally averaged
+        return model(x).flatten(1)
 
+    classes = head[1].out_features if head else (conv_head[0].out_channels if conv_head else None)
     return Observer(model, contract, name=spec.default_name, spec=spec.text, source="torchvision", run=model,
-                    final=final, logits=model if head else None,
-                    num_classes=head[1].out_features if head else None,
+                    final=final, logits=model if classes else None, num_classes=classes,
                     prefix_tokens=1 if spec.target.startswith("vit_") else 0, weights_file=weights,
                     info={"weights": weights or f"random init (seed {INIT_SEED})",
                           "channels_last": spec.target.startswith("swin")})  # Swin stages are [B, (T,) H, W, C]

@@ -190,7 +190,8 @@ class Observer:
                 raise LayerError(f"{self.id} has no module {path!r}")
 
             def hook(_mod: nn.Module, _inp: Any, out: Any, key: str = name) -> None:
-                store[key] = _first_tensor(out)
+                # a copy: later in-place ops (ReLU(inplace=True), ResNet's `out += identity`) would change it
+                store[key] = _first_tensor(out).clone()
 
             handles.append(module.register_forward_hook(hook))
         try:
