@@ -28,7 +28,7 @@ from pathlib import Path
 from humanalign.cli import add_device_args, add_results_arg, add_verbose_arg, run_cli
 from humanalign.eval.grid import GridSettings
 from humanalign.eval.labelled import load_labelled
-from humanalign.eval.robustness import parse_severities, resolve_corruptions, run_robustness
+from humanalign.eval.robustness import parse_severities, parse_shard, resolve_corruptions, run_robustness
 from humanalign.io.results import ResultsStore
 from humanalign.models.observers import load_observers
 
@@ -59,6 +59,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--imagenet-c-files", action="store_true",
                    help="images: encode corrupted images as the released ImageNet-C files (uint8, JPEG q85)")
     p.add_argument("--per-class", type=int, default=None, help="use only the first K stimuli of each class")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="score only shard I of N of the cells, no summaries (job arrays; merge, then rerun)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=None, help="feature cache (default $HUMANALIGN_CACHE/features)")
     add_verbose_arg(p)
@@ -103,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
                             source_frames=args.source_frames, layer=args.layer, device=args.device,
                             dtype=args.dtype, batch_size=args.batch_size, workers=args.workers,
                             cache_dir=args.cache_dir, imagenet_c_files=args.imagenet_c_files)
-    grids, summary = run_robustness(observers, data, corruptions, severities, store, settings)
+    grids, summary = run_robustness(observers, data, corruptions, severities, store, settings,
+                                    parse_shard(args.shard))
     out = Path(args.out) if args.out else Path("results") / "robustness" / data.name
     written = write_figures(summary, out)
     computed, skipped = sum(len(g.computed) for g in grids), sum(len(g.skipped) for g in grids)
@@ -111,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     bad = grids[0].unreadable if grids else []
     if bad:
         print(f"{len(bad)} unreadable stimuli skipped: " + "; ".join(why for _, why in bad[:5]))
+    if args.shard:
+        return 0
     rows = [r for r in summary.rows if r["metric"] in ("mPC", "rPC", "mCE", "relative_mCE")]
     clean = summary.cells[summary.cells["corruption"] == "clean"][["model", "value"]]
     print("clean accuracy:\n" + clean.rename(columns={"value": "accuracy"}).to_string(index=False))

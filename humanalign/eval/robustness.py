@@ -16,14 +16,15 @@ from collections.abc import Sequence
 import pandas as pd
 
 from humanalign.compare.robustness_rows import GridSummary, summarise_grid
-from humanalign.eval.grid import GridResult, GridSettings, grid_cells, score_grid
+from humanalign.eval.grid import CLEAN, Cell, GridResult, GridSettings, grid_cells, score_grid
 from humanalign.eval.labelled import LabelledSet
 from humanalign.io.results import ResultsStore
 from humanalign.models.observers import Observer
 from humanalign.perturb.corruptions import ALL_CORRUPTIONS, CorruptionError
 from humanalign.registry import CORRUPTIONS, VIDEO_PERTURBATIONS
 
-__all__ = ["resolve_corruptions", "parse_severities", "family_of", "grid_trials", "run_robustness"]
+__all__ = ["resolve_corruptions", "parse_severities", "family_of", "grid_trials", "run_robustness", "parse_shard",
+           "shard_cells"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,20 +93,54 @@ def grid_trials(store: ResultsStore, grids: Sequence[GridResult], dataset: str, 
     return df.rename(columns={"observer": "model", "imagename": "item"})
 
 
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` (shard I of N, from 0) -> ``(I, N)``; None stays None.
+
+    Raises:
+        ValueError: for anything else.
+    """
+    if text is None:
+        return None
+    index, _, count = str(text).partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise ValueError(f"--shard must look like I/N (e.g. 0/4), got {text!r}") from None
+    if not 0 <= i < n:
+        raise ValueError(f"--shard {text!r}: need 0 <= I < N")
+    return i, n
+
+
+def shard_cells(cells: Sequence[Cell], index: int, count: int) -> list[Cell]:
+    """Shard ``index`` of ``count`` of a grid: a contiguous share of the perturbed cells, plus ``clean``
+    (every shard needs it to fit the readout; the store keeps it once)."""
+    rest = [c for c in cells if c.perturbation != CLEAN]
+    per = -(-len(rest) // count)
+    return [c for c in cells if c.perturbation == CLEAN] + rest[index * per:(index + 1) * per]
+
+
 def run_robustness(observers: Sequence[Observer], data: LabelledSet, corruptions: Sequence[str],
                    severities: Sequence[int], store: ResultsStore, settings: GridSettings = GridSettings(),
-                   ) -> tuple[list[GridResult], GridSummary]:
+                   shard: tuple[int, int] | None = None) -> tuple[list[GridResult], GridSummary]:
     """Score every observer's grid (resumably), then write and return the summary rows.
+
+    With ``shard=(i, n)`` only that share of the cells is scored and no summary is written (a job array
+    scores the shards into their own stores; after ``python -m humanalign.results merge``, the same
+    command without ``shard`` finds every cell done and writes the summaries).
 
     Each observer's summary rows carry its own protocol hash; pairwise rows (McNemar, the video-vs-image
     gap) carry the shared hash, or a hash of both when the protocols differ (head vs readout).
     """
     cells = grid_cells(corruptions, severities)
+    if shard is not None:
+        cells = shard_cells(cells, *shard)
     grids = []
     for obs in observers:
         grid = score_grid(obs, data, cells, store, settings)
         grids.append(grid)
         logger.info("%s: %d cells computed, %d already stored", obs.id, len(grid.computed), len(grid.skipped))
+    if shard is not None:
+        return grids, GridSummary()
     trials = grid_trials(store, grids, data.name, settings.benchmark)
     summary = summarise_grid(
         trials, dataset=data.name, corruptions=corruptions, severities=severities,
