@@ -53,7 +53,7 @@ __all__ = ["extract", "resolve_layers", "FeatureSet", "EXTRACTOR_VERSION"]
 logger = logging.getLogger(__name__)
 
 # Bump when the extraction code changes what it computes, so old cache entries are not reused.
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 3  # 3: hooked outputs copied before in-place ops, channels-last maps, HF final without pooler
 Perturb = Callable[[torch.Tensor, int], torch.Tensor]
 
 
