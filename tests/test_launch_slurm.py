@@ -156,5 +156,5 @@ def test_estimate_gpu_hours_from_counted_flops(tmp_path: Path, capsys: pytest.Ca
                      "  - {name: b, method: synthetic, preset: tiny, stage: 2}\n")
     assert estimate_main([str(study), "--gpu", "H100", "--mfu", "0.4", "--json", str(tmp_path / "rows.json")]) == 0
     out = capsys.readouterr().out
-    assert "ASSUMED MFU 40%" in out and "| a | egocentric / tiny |" in out and "total:" in out
+    assert "ASSUMED MFU 40%" in out and "| a | egocentric / tiny |" in out and "**total**" in out
     assert estimate_main([str(study), "--gpu", "TPU"]) == 2

@@ -28,7 +28,7 @@ from humanalign.config import load_yaml
 from humanalign.launch.resources import LaunchError
 from humanalign.pretrain.flops import PEAK_BF16_FLOPS, count_flops
 
-__all__ = ["clip_flops", "estimate_run", "main"]
+__all__ = ["clip_flops", "estimate_run", "format_table", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,20 @@ def estimate_run(flops_per_clip: float, cfg: Any, gpus: int, mfu: float, peak: f
     gpu_hours = step_s * cfg.steps * gpus / 3600
     return {"tflop_per_clip": flops_per_clip / 1e12, "clips_per_gpu_step": clips, "tflop_per_gpu_step": step_flops / 1e12,
             "step_s": step_s, "steps": cfg.steps, "gpu_hours_per_10k_steps": step_s * 10_000 * gpus / 3600,
-            "gpu_hours": gpu_hours, "days_on_gpus": gpu_hours / gpus / 24}
+            "gpu_hours": gpu_hours, "wall_hours": gpu_hours / gpus}
+
+
+def format_table(rows: list[dict[str, Any]], gpus: int) -> str:
+    """The rows of :func:`estimate_run` (plus ``name``, ``method``, ``preset``) as a markdown table."""
+    lines = ["| run | method / preset | TFLOP per clip (fwd+bwd) | clips per GPU step | s per step | steps "
+             f"| GPU-h per 10k steps | GPU-h per run | wall-clock h on {gpus} GPUs |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['method']} / {r['preset']} | {r['tflop_per_clip']:.3f} "
+                     f"| {r['clips_per_gpu_step']} | {r['step_s']:.3f} | {r['steps']:,} "
+                     f"| {r['gpu_hours_per_10k_steps']:.1f} | {r['gpu_hours']:,.0f} | {r['wall_hours']:.1f} |")
+    lines.append(f"| **total** | | | | | | | **{sum(r['gpu_hours'] for r in rows):,.0f}** | |")
+    return "\n".join(lines)
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -93,15 +106,7 @@ def _main(args: argparse.Namespace) -> int:
         rows.append({"name": run.get("name", key[0]), "method": key[0], "preset": key[1],
                      **estimate_run(flops, cfg, args.gpus, args.mfu, peak)})
     print(f"# {args.gpu} peak bf16 {peak / 1e12:.0f} TFLOP/s, ASSUMED MFU {args.mfu:.0%}, {args.gpus} GPUs per run")
-    print("| run | method / preset | TFLOP per clip (fwd+bwd) | clips per GPU step | s per step | steps "
-          "| GPU-h per 10k steps | GPU-h per run | days on the GPUs |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['name']} | {r['method']} / {r['preset']} | {r['tflop_per_clip']:.3f} | {r['clips_per_gpu_step']} "
-              f"| {r['step_s']:.2f} | {r['steps']:,} | {r['gpu_hours_per_10k_steps']:,.0f} | {r['gpu_hours']:,.0f} "
-              f"| {r['days_on_gpus']:.1f} |")
-    total = sum(r["gpu_hours"] for r in rows)
-    print(f"total: {total:,.0f} GPU-hours")
+    print(format_table(rows, args.gpus))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
