@@ -234,14 +234,14 @@ def _build(results: ResultsStore, all_rows: pd.DataFrame, keys: list[str], out: 
                *(f"- {s}" for s in display.get("finding", [])), ""]
     appendix_html: list[str] = []
     shown_metrics: list[str] = []
-    for key in keys:
+    for number, key in enumerate(keys, start=1):
         section = SECTIONS[key]
         rows = all_rows[all_rows["benchmark"].isin(section.benchmarks)].dropna(axis=1, how="all")
         for column in _CORE:  # renderers may rely on the core columns even when a section leaves them empty
             if column not in rows:
                 rows[column] = pd.Series(index=rows.index, dtype=object if column in ("layer", "condition") else float)
         shown_metrics += list(rows["metric"].dropna().astype(str)) if "metric" in rows else []
-        fig_html, fig_md, tab_html, tab_md = _render_section(section, rows, out, artifacts, checks)
+        fig_html, fig_md, tab_html, tab_md = _render_section(section, rows, out, artifacts, checks, number)
         body_html.append(markup.details(section.key, section.title, fig_html))
         body_md.append(f"## {section.title}\n\n{fig_md}\n{tab_md}")
         if tab_html:
@@ -299,8 +299,8 @@ def _provenance_md(rows: pd.DataFrame, store: ResultsStore) -> str:
 
 
 def _render_section(section: Section, rows: pd.DataFrame, out: Path, artifacts: Path,
-                    checks: dict[str, list[str]]) -> tuple[str, str, str, str]:
-    """(figures HTML, figures Markdown, tables HTML, tables Markdown) of one section."""
+                    checks: dict[str, list[str]], number: int = 1) -> tuple[str, str, str, str]:
+    """(figures HTML, figures Markdown, tables HTML, tables Markdown) of one section (figures ``number.k``)."""
     h, m, th, tm = [], [], [], []
     if section.description:
         h.append(f"<p>{html.escape(section.description)}</p>")
@@ -322,8 +322,8 @@ def _render_section(section: Section, rows: pd.DataFrame, out: Path, artifacts: 
             plt.close(fig)
             checks[png.name] = FIGURE_PROBLEMS.get(str(out / "figures" / stem), [])
             links = [("PDF", f"figures/{pdf.name}"), ("PNG", f"figures/{png.name}")]
-        h.append(markup.figure_html(png, f"Figure {section.key[0].upper()}{k + 1}. {caption}", links))
-        m.append(f"![{caption}](figures/{png.name})\n\n*Figure {section.key[0].upper()}{k + 1}.* {caption}\n")
+        h.append(markup.figure_html(png, f"Figure {number}.{k + 1}. {caption}", links))
+        m.append(f"![{caption}](figures/{png.name})\n\n*Figure {number}.{k + 1}.* {caption}\n")
     for k, (caption, table) in enumerate(section.tables(rows)):
         stem = f"{section.key}_{k:02d}_{_slug(caption)}"
         links = _exports(table, out, stem, f"{section.title}: {caption}")

@@ -116,7 +116,8 @@ def contrast_figures(rows: pd.DataFrame) -> list[tuple[str, Figure]]:
         grp = grp.copy()
         grp["condition"] = [condition_label(c, d) for c, d in zip(grp["condition"], grp["dataset"], strict=True)]
         if "contrast_metric" in grp:
-            grp["condition"] = [f"{c} ({metric_label(str(m))})" if isinstance(m, str) and m != "accuracy" else c
+            grp["condition"] = [f"{c} ({metric_label(str(m))})" if isinstance(m, str) and m != "accuracy"
+                                and metric_label(str(m)) not in c else c
                                 for c, m in zip(grp["condition"], grp["contrast_metric"], strict=True)]
         apply_style()
         fig, ax = plt.subplots(figsize=(TWO_COLUMN_IN - 1.5, 0.26 * len(grp) + 1.2))

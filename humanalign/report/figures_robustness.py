@@ -118,7 +118,8 @@ def summary_figure(rows: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]]
     fig.tight_layout()
     caption = (f"Corruption summaries on {dataset} over all corruptions and severities: "
                f"{', '.join(metric_label(m) for m in present)}; point estimates (no intervals stored); "
-               f"mCE dashed line: AlexNet = 1; {_n(rows[rows['metric'].isin(present)])}.")
+               f"{'dashed line at 1: AlexNet; ' if {'mCE', 'relative_mCE'} & set(present) else ''}"
+               f"{_n(rows[rows['metric'].isin(present)])}.")
     return [(caption, fig)]
 
 

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from humanalign.report.glossary import condition_label
+from humanalign.report.glossary import condition_label, readable_test
 from humanalign.report.plots_rsa import plot_layer_profile, plot_model_bars, plot_pairwise_matrix
 from humanalign.report.style import ONE_COLUMN_IN, TWO_COLUMN_IN, apply_style
 
@@ -92,13 +92,15 @@ def pairwise_figures(artifacts: Path | None) -> list[tuple[str, Figure]]:
             continue
         table["p_holm"] = adjust_pvalues(table["p"].clip(0, 1).to_numpy(), "holm")
         reference = path.stem.removeprefix("rsa_pairwise_")
+        kind = readable_test(table["test"].iloc[0]) + " test" if "test" in table else "pairwise test"
+        kind = kind.replace("t-test test", "t-test over subjects").replace("bootstrap test", "bootstrap test over stimuli")
         apply_style()
         k = len(set(table["model_a"]) | set(table["model_b"]))
         fig, ax = plt.subplots(figsize=(min(TWO_COLUMN_IN, ONE_COLUMN_IN + 0.25 * k), ONE_COLUMN_IN + 0.1 * k))
         plot_pairwise_matrix(table, ax=ax, title=f"RSA to {condition_label(reference)}")
         caption = (f"Pairwise comparison of models' RSA to {condition_label(reference)}: colour = difference "
-                   f"(row - column); * = Holm-adjusted p < 0.05 over the {len(table)} pairs (rsatoolbox bootstrap "
-                   f"test, from {path.name}).")
+                   f"(row - column); * = Holm-adjusted p < 0.05 over the {len(table)} pairs (rsatoolbox's "
+                   f"{kind}, from {path.name}).")
         figs.append((caption, fig))
     return figs
 

@@ -184,6 +184,8 @@ def _rsa(rows: pd.DataFrame, a: str, b: str, artifacts: Path | None) -> list[dic
             keys = {f"{a}:{la}", f"{b}:{lb}"}
             hit = pairs[[{str(x), str(y)} == keys for x, y in zip(pairs["model_a"], pairs["model_b"], strict=True)]]
             if not hit.empty:
+                kind = str(hit["test"].iloc[0]) if "test" in hit else "bootstrap"
+                rec["unit"] = "subjects" if kind.startswith("t") else "stimuli"  # t-test over subjects, else bootstrap
                 rec.update(test=f"{readable_test(hit['test'].iloc[0]) if 'test' in hit else 'bootstrap'} (pairwise)",
                            p_holm=float(hit["p_holm"].iloc[0]))
         out.append(rec)

@@ -26,7 +26,7 @@ h3{font-size:1.05em}h1,h2,h3{font-weight:600}.question{font-size:1.08em;backgrou
 padding:0.5em 0.8em;margin:0.6em 0}nav.toc{font-size:0.85em;color:#555;margin:0.4em 0 0.8em}nav.toc a{margin-right:0.9em}
 .scroll{overflow-x:auto;max-width:100%}table.tbl{border-collapse:collapse;font-size:0.82em;margin:0.4em 0 0.6em}
 .tbl th,.tbl td{border-bottom:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}.tbl th{background:#f4f4f4}
-.tbl td.num{white-space:nowrap}tr.sentence td{color:#444;font-size:0.95em;border-bottom:2px solid #ccc;padding-bottom:6px}
+.tbl td{max-width:26em}.tbl td.num{white-space:nowrap}tr.sentence td{color:#444;font-size:0.95em;border-bottom:2px solid #ccc;padding-bottom:6px}
 details{margin:0.8em 0}details>summary{cursor:pointer;padding:0.2em 0}figure{margin:1em 0}
 figure img{max-width:100%;height:auto;display:block}figcaption{font-size:0.85em;color:#444;max-width:820px}
 .empty{color:#888}.links{font-size:0.8em}.prov{font-size:0.85em;color:#444}code{font-size:0.9em}"""
