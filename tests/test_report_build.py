@@ -67,6 +67,7 @@ def test_report_builds_and_references_only_existing_files(tmp_path: Path) -> Non
     assert "slope per decade of data" in md and "3.00 [2.50, 3.50]" in md
     assert "slope_per_decade" in md  # the glossary names the stored metric next to its label
     assert not re.search(r"summary:[0-9a-f]{6}", page)  # internal hashes never reach the page
+    assert "fit_mean@" not in page and "fit mean@" not in page  # curve points are figure material only
     assert all(f.suffix in {".pdf", ".png"} for f in (out / "figures").iterdir())
     for suffix in (".csv", ".tex", ".parquet"):
         assert {p.stem for p in (out / "tables").glob(f"*{suffix}")} >= {"findings", "glossary"}

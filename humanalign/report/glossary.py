@@ -142,6 +142,9 @@ METRICS: dict[str, MetricInfo] = {
                                    "more pretraining video.", _ORHAN, None, area="scaling"),
     "intercept": MetricInfo("intercept", "Fitted accuracy at 1 hour of pretraining video.", _ORHAN, None,
                             area="scaling"),
+    "fit_mean": MetricInfo("fitted mean", "A point of the fitted trend's mean curve (with its confidence and "
+                           "prediction bands); stored as fit_mean@<hours>, drawn as the line of the scaling figure.",
+                           _ORHAN, None, area="scaling"),
     "slope_difference": MetricInfo("slope difference", "Difference of two fitted slopes (interaction test).", _ORHAN,
                                    None, area="scaling"),
 }
@@ -181,6 +184,8 @@ def metric_info(metric: str) -> MetricInfo:
     """The :class:`MetricInfo` of ``metric`` (``predicted_x@h`` and noise-ceiling names map to their base)."""
     if metric in METRICS:
         return METRICS[metric]
+    if metric.startswith("fit_mean@"):
+        return METRICS["fit_mean"]
     match = re.match(r"predicted_(\w+)@(\d+)h$", metric)
     if match:
         base = metric_info(match.group(1))
@@ -262,7 +267,7 @@ def condition_label(condition: object, dataset: str = "") -> str:
 def glossary_table(metrics: list[str]) -> pd.DataFrame:
     """Glossary rows (metric, name, definition, more human-like, source) for the given metric names."""
     rows = []
-    for metric in dict.fromkeys(metrics):
+    for metric in dict.fromkeys(re.sub(r"^fit_mean@.*$", "fit_mean", str(m)) for m in metrics):
         info = metric_info(metric)
         rule = {"higher": "higher", "lower": "lower", "closer": f"closer to humans ({info.human_value})"}
         rows.append({"metric": metric, "name": info.label, "definition": info.definition,
