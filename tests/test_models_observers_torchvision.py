@@ -97,17 +97,23 @@ def test_torchvision_weights_file_strict(tmp_path: Path, resnet18) -> None:
 
 
 def test_torchvision_swin_channels_last() -> None:
-    obs = load_observer("torchvision:swin_t")
-    m = obs.module
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    from humanalign.models.observers import as_observer
+
+    torch.manual_seed(0)  # swin_t's layout at a tiny size (torchvision:swin_t takes 10 s to build here)
+    m = SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[1, 1, 1], num_heads=[1, 1, 1], window_size=[4, 4],
+                        num_classes=10).eval()
+    obs = as_observer(m, name="tiny-tv-swin")
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(5))
-    nodes = ["features.1", "features.3", "norm", "permute"]
+    nodes = ["features.1", "features.3", "features.5", "norm", "permute"]
     with torch.no_grad():  # torchvision's forward written out (create_feature_extractor traces Swin slowly)
-        ref = {"features.1": m.features[:2](x), "features.3": m.features[:4](x)}
+        ref = {"features.1": m.features[:2](x), "features.3": m.features[:4](x), "features.5": m.features[:6](x)}
         ref["norm"] = m.norm(m.features(x))
         ref["permute"] = m.permute(ref["norm"])
         feats = obs.features(x, nodes, pooling="mean")
         final = obs.features(x, ["final"])["final"]
-    for node in ("features.1", "features.3", "norm"):  # [B, H, W, C]: pooled over H and W
+    for node in ("features.1", "features.3", "features.5", "norm"):  # [B, H, W, C]: pooled over H and W
         _close(feats[node], ref[node].mean((1, 2)))
     _close(feats["permute"], ref["permute"].mean((2, 3)))  # [B, C, H, W] after torchvision's Permute
     _close(final, ref["permute"].mean((2, 3)))

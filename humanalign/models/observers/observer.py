@@ -94,8 +94,10 @@ class Observer:
         self.weights_file = weights_file
         self.info = dict(info or {})
         fmt = getattr(module, "output_fmt", None)
+        kind = type(module).__module__  # torchvision Swins (image and video) do not say it: known by class
         self._channels_last_model = bool(self.info.get("channels_last")) or \
-            str(getattr(fmt, "value", fmt)).upper() == "NHWC"
+            str(getattr(fmt, "value", fmt)).upper() == "NHWC" or \
+            (kind.startswith("torchvision.models") and kind.endswith("swin_transformer"))
         self._weights_hash: str | None = None
         self._modules = dict(module.named_modules())
 
