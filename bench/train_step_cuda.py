@@ -40,7 +40,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _build(size: str, device: torch.device, compiled: bool) -> tuple[torch.nn.Module, Callable, torch.Tensor]:
+def _build(size: str, device: torch.device, compiled: bool) -> tuple[torch.nn.Module, Callable, Callable, torch.Size]:
+    """The size's ST-MAE on ``device``, its forward + backward, its full step and the clip shape."""
     from humanalign.models.attention import resolve_attention, set_attention
     from humanalign.pretrain.cli import resolve_config
     from humanalign.pretrain.engine import compile_blocks, make_optimizer
@@ -67,14 +68,14 @@ def _build(size: str, device: torch.device, compiled: bool) -> tuple[torch.nn.Mo
 
     e = cfg.encoder
     shape = (3, cfg.data.num_frames, e.img_size, e.img_size)
-    return module, (fwd_bwd, step), torch.Size(shape)  # type: ignore[return-value]
+    return module, fwd_bwd, step, torch.Size(shape)
 
 
 def measure(size: str, device: torch.device, batch: int, steps: int, compiled: bool = False) -> dict[str, float]:
     """clips/s, peak memory (GB), FLOPs per step and MFU of one size on ``device``."""
     from humanalign.pretrain.flops import count_flops, mfu, peak_bf16_flops
 
-    module, (fwd_bwd, step), shape = _build(size, device, compiled)
+    module, fwd_bwd, step, shape = _build(size, device, compiled)
     video = torch.randn(batch, *shape, device=device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
