@@ -48,10 +48,12 @@ def test_browser_check_fails_on_broken_pages(tmp_path: Path) -> None:
     out.mkdir()
     (out / "index.html").write_text(
         "<!DOCTYPE html><html><body><p>x</p><img alt='missing' src='figures/none.png'>"
-        "<div style='width:3000px'>wide</div><script>undefinedFunction();</script></body></html>")
+        "<div style='width:3000px'>wide</div><table style='table-layout:fixed;width:80px'><tr>"
+        "<td style='white-space:nowrap;width:80px'>text running into the next column</td><td>x</td></tr></table>"
+        "<script>undefinedFunction();</script></body></html>")
     (out / "figure_checks.json").write_text('{"f.png": ["axes 0 tick \'a\' overlaps axes 0 tick \'b\'"]}')
     problems = "\n".join(check_report(out, width=800, height=600).problems)
     assert "broken image" in problems and "scrolls sideways" in problems
     assert "console error" in problems and "undefinedFunction" in problems
-    assert "figure f.png: axes 0 tick 'a' overlaps" in problems
+    assert "figure f.png: axes 0 tick 'a' overlaps" in problems and "overflows its cell" in problems
     assert (out / "screenshot.png").is_file()

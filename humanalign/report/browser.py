@@ -44,6 +44,9 @@ window.addEventListener('load', function () {
     var r = el.getBoundingClientRect();
     if (r.right > width + 1) { problems.push(el.tagName.toLowerCase() + ' wider than the page: ' + (el.textContent || '').slice(0, 60)); }
   });
+  document.querySelectorAll('td, th').forEach(function (cell) {
+    if (cell.scrollWidth > cell.clientWidth + 1) { problems.push('table cell text overflows its cell: ' + (cell.textContent || '').slice(0, 60)); }
+  });
   var sw = document.documentElement.scrollWidth;
   if (sw > width + 1) { problems.push('page scrolls sideways (' + sw + ' > ' + width + ' px)'); }
   var out = document.createElement('pre'); out.id = 'layout-probe'; out.textContent = JSON.stringify(problems);

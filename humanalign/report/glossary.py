@@ -143,7 +143,7 @@ METRICS: dict[str, MetricInfo] = {
     "intercept": MetricInfo("intercept", "Fitted accuracy at 1 hour of pretraining video.", _ORHAN, None,
                             area="scaling"),
     "fit_mean": MetricInfo("fitted mean", "A point of the fitted trend's mean curve (with its confidence and "
-                           "prediction bands); stored as fit_mean@<hours>, drawn as the line of the scaling figure.",
+                           "prediction bands), one stored row per x value; drawn as the line of the scaling figure.",
                            _ORHAN, None, area="scaling"),
     "slope_difference": MetricInfo("slope difference", "Difference of two fitted slopes (interaction test).", _ORHAN,
                                    None, area="scaling"),

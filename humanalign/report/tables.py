@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import logging
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -117,6 +118,9 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+_NUMBER = re.compile(r"^(< )?-?\d[\d.]*(e[+-]?\d+)?( \[-?\d[\d.e+-]*, -?\d[\d.e+-]*\])?$")
+
+
 def to_html(table: pd.DataFrame) -> str:
     """HTML ``<table>`` with escaped cells."""
     if table.empty:
@@ -124,7 +128,7 @@ def to_html(table: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
     def td(value: Any) -> str:
         text = _cell(value)
-        numeric = bool(text) and (text[0].isdigit() or text[:2].startswith(("-", "<")) and len(text) > 1)
+        numeric = bool(_NUMBER.match(text))
         return f"<td class='num'>{html.escape(text)}</td>" if numeric else f"<td>{html.escape(text)}</td>"
 
     body = "".join("<tr>" + "".join(td(v) for v in rec) + "</tr>" for rec in table.itertuples(index=False))
