@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from humanalign.cli import add_verbose_arg, run_cli  # noqa: E402
 from humanalign.config import ConfigError, apply_overrides  # noqa: E402
+from humanalign.launch import add_launcher_args  # noqa: E402
 from humanalign.study import StudyConfig, load_study, model_specs, validate_study  # noqa: E402
 
 DEFAULT_CONFIG = REPO / "experiments" / "configs" / "demo.yaml"
@@ -79,6 +80,19 @@ def make_data(study: StudyConfig, out: Path, run: Runner) -> dict[str, Path]:
     A folder the study names is used as it is; a generated one is made once (its ``done`` marker file
     says it is complete) and reused when the demo runs again.
     """
+    paths = {}
+    for key, (given, title, cmd) in data_plans(study).items():
+        if given:
+            paths[key] = Path(given)
+            continue
+        paths[key] = out / "data" / key
+        if not (paths[key] / "done").is_file() and run.run(title, _py(*cmd, "--out", str(paths[key]))):
+            (paths[key] / "done").touch()
+    return paths
+
+
+def data_plans(study: StudyConfig) -> dict[str, tuple[str, str, list[str]]]:
+    """kind -> (the study's folder or "", step title, ``python`` arguments that generate it without --out)."""
     d = study.data
     plans = {
         "egocentric": (d.egocentric, "data: egocentric-like videos", [
@@ -93,15 +107,7 @@ def make_data(study: StudyConfig, out: Path, run: Runner) -> dict[str, Path]:
         plans["synthetic"] = ("", "data: synthetic-progression sample", [
             "-m", "humanalign.synthetic", "export", "--stage", *map(str, d.synthetic_sample_stages),
             "--count", str(d.synthetic_sample_count), "--frames", "16"])
-    paths = {}
-    for key, (given, title, cmd) in plans.items():
-        if given:
-            paths[key] = Path(given)
-            continue
-        paths[key] = out / "data" / key
-        if not (paths[key] / "done").is_file() and run.run(title, _py(*cmd, "--out", str(paths[key]))):
-            (paths[key] / "done").touch()
-    return paths
+    return plans
 
 
 def pretrain(study: StudyConfig, out: Path, data: dict[str, Path], run: Runner, steps_scale: float) -> list[Path]:
@@ -109,23 +115,29 @@ def pretrain(study: StudyConfig, out: Path, data: dict[str, Path], run: Runner, 
     runs = []
     for step in study.pretrain:
         folder = out / "runs" / step.name
-        steps = max(2, int(round(step.steps * steps_scale))) if step.steps else 0
         launcher = shlex.split(step.launcher) if step.launcher else [sys.executable]
-        cmd = [*launcher, "-m", "humanalign.pretrain", step.method]
-        if step.method != "synthetic":
-            cmd += ["--data", str(data["egocentric"])]
-        if step.preset:
-            cmd += ["--preset", step.preset]
-        if step.stage:
-            cmd += ["--stage", str(step.stage)]
-        if steps:
-            cmd += ["--steps", str(steps)]
-        cmd += ["--out", str(folder), f"device={study.device}", *step.overrides]
-        if (folder / "checkpoints" / "LATEST").is_file():
-            cmd += ["--resume"]  # re-running the demo continues (or no-ops) instead of starting over
+        cmd = [*launcher, "-m", "humanalign.pretrain", *pretrain_argv(study, step, folder, data, steps_scale)]
         if run.run(f"pretrain: {step.name} ({step.method})", cmd):
             runs.append(folder)
     return runs
+
+
+def pretrain_argv(study: StudyConfig, step, folder: Path, data: dict[str, Path], steps_scale: float) -> list[str]:
+    """``humanalign.pretrain`` arguments of one study run (``--resume`` when it has a checkpoint)."""
+    steps = max(2, int(round(step.steps * steps_scale))) if step.steps else 0
+    cmd = [step.method]
+    if step.method != "synthetic":
+        cmd += ["--data", str(data["egocentric"])]
+    if step.preset:
+        cmd += ["--preset", step.preset]
+    if step.stage:
+        cmd += ["--stage", str(step.stage)]
+    if steps:
+        cmd += ["--steps", str(steps)]
+    cmd += ["--out", str(folder), f"device={study.device}", *step.overrides]
+    if (folder / "checkpoints" / "LATEST").is_file():
+        cmd += ["--resume"]  # re-running the demo continues (or no-ops) instead of starting over
+    return cmd
 
 
 def compare(study: StudyConfig, out: Path, data: dict[str, Path], runs: list[Path], run: Runner,
@@ -185,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="shared human/brain data (default: ../shared/data beside the repo)")
     parser.add_argument("--smoke", action="store_true", help="smallest size: a few steps and stimuli (tests)")
     parser.add_argument("overrides", nargs="*", help="study overrides key.sub=value")
+    add_launcher_args(parser)  # --launcher local|slurm: the study as a job graph (docs/scaling-out.md)
+    parser.add_argument("--shards", type=int, default=2, help="with --launcher: jobs per robustness grid")
+    parser.add_argument("--eval-gpus", type=int, default=None, help="with --launcher: GPUs per comparison job "
+                        "(default: 1 if pretraining jobs have GPUs, else 0)")
+    parser.add_argument("--eval-time", default="4:00:00", help="with --launcher: time limit of a comparison job")
     add_verbose_arg(parser)
     args = parser.parse_args(argv)
     return run_cli(lambda: run_study(args), verbose=args.verbose)
@@ -204,6 +221,8 @@ def run_study(args: argparse.Namespace) -> int:
     stimuli = root if (root / "rsa92").is_dir() or (root / "texture-vs-shape").is_dir() else None
     env = {**os.environ, "PYTHONPATH": str(REPO), "HUMANALIGN_CACHE": str(out / "cache"),
            "MPLBACKEND": "Agg"}
+    if args.launcher:
+        return submit_study(args, study, out, stimuli, env)
     run = Runner(env)
     tic = time.perf_counter()
     print(f"humanalign study '{study.name}' -> {out}\nshared human data: {stimuli or 'not found (human-data steps skipped)'}")
@@ -225,6 +244,67 @@ def run_study(args: argparse.Namespace) -> int:
     if ok:
         print(f"\nreport: {report / 'index.html'}")
     return 1 if failed or not ok else 0
+
+
+def submit_study(args: argparse.Namespace, study: StudyConfig, out: Path, stimuli: Path | None,
+                 env: dict[str, str]) -> int:
+    """The study as a job graph (humanalign/launch/study.py): submit it, or print it with --dry-run."""
+    from dataclasses import replace
+
+    from humanalign.launch import LaunchError, parse_time_minutes, resources_from_args, submit_graph
+    from humanalign.launch.study import describe_graph, study_graph
+
+    if args.launcher not in ("local", "slurm"):
+        raise LaunchError(f"the study runs as a job graph with --launcher local or slurm, not {args.launcher}")
+    if args.shards < 1:
+        raise LaunchError(f"--shards must be >= 1, got {args.shards}")
+    data, data_cmds = {}, {}
+    for key, (given, _, cmd) in data_plans(study).items():
+        data[key] = Path(given) if given else out / "data" / key
+        if not given and not (data[key] / "done").is_file():
+            data_cmds[key] = [*cmd, "--out", str(data[key])]
+    steps_scale = 0.02 if args.smoke else 1.0
+    pretrain_cmds = {s.name: pretrain_argv(study, s, out / "runs" / s.name, data, steps_scale) for s in study.pretrain}
+    train = resources_from_args(args, job_name=study.name)
+    gpus = args.eval_gpus if args.eval_gpus is not None else min(1, train.gpus_per_node)
+    evaluation = replace(train, nodes=1, gpus_per_node=gpus, procs_per_node=None, cpus_per_task=None,
+                         time_min=parse_time_minutes(args.eval_time))
+    intro = out / "report_intro.txt"
+    intro.write_text(study.report_intro or INTRO)
+    nodes, db = study_graph(study, out, data, data_cmds, stimuli, pretrain_cmds, train, evaluation, args.shards,
+                            env, intro)
+    folder = Path(args.job_dir) if args.job_dir else out / "jobs"
+    print(f"humanalign study '{study.name}' as {len(nodes)} {args.launcher} jobs -> {out} (job folders {folder})")
+    if args.dry_run:
+        scripts = submit_graph(args.launcher, folder, nodes, dry_run=True)
+        for node in nodes:
+            print(describe_graph([node]))
+            print(scripts[node.name])
+        return 0
+    print(describe_graph(nodes), flush=True)
+    try:
+        jobs = submit_graph(args.launcher, folder, nodes)
+    except Exception as err:  # noqa: BLE001 - locally, a failed prerequisite stops the graph here
+        print(f"error: {' '.join(str(err).split())[-300:]}", file=sys.stderr)
+        return 1
+    for name, job in jobs.items():
+        print(f"  {name}: job {job.job_id}, logs {job.paths.stdout}")
+    if args.launcher == "slurm":
+        print(f"submitted; watch: squeue -j {','.join(j.job_id for j in jobs.values())}")
+        return 0
+    failed = []
+    for name, job in jobs.items():
+        try:
+            job.result()
+        except Exception as err:  # noqa: BLE001 - the job's own error, reported by name
+            failed.append(name)
+            print(f"error: job {name} failed: {' '.join(str(err).split())[-300:]}", file=sys.stderr)
+    for key in data_cmds:
+        if f"data-{key}" not in failed:
+            (data[key] / "done").touch()
+    if not failed:
+        print(f"\nresults: {db}\nreport: {out / 'report' / 'index.html'}")
+    return 1 if failed else 0
 
 
 SMOKE = [
