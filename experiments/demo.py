@@ -185,7 +185,7 @@ def compare(study: StudyConfig, out: Path, data: dict[str, Path], runs: list[Pat
     for a, b in c.contrasts:
         run.run(f"contrast: {a} vs {b}", _py("analysis/contrasts.py", "--results", str(db), "--a", a, "--b", b))
     if c.scaling:
-        run.run("scaling trends from the published points", _py("experiments/scaling.py", "--out", str(out)))
+        run.run("scaling trends from the published points", _py("experiments/scaling.py", "--out", str(out), "--results", str(db)))
 
 
 def main(argv: list[str] | None = None) -> int:

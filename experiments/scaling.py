@@ -10,7 +10,7 @@ Usage:
     python experiments/scaling.py --out DIR [--accuracy last|best] [--table CSV]
 
 Writes DIR/scaling.pdf + .png (figure), DIR/scaling_params.csv (fitted parameters with CIs),
-DIR/scaling_extrapolation.csv (held-out points vs prediction) and rows into DIR/results.sqlite.
+DIR/scaling_extrapolation.csv (held-out points vs prediction) and rows into the results store (``--results``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from humanalign.cli import add_verbose_arg, run_cli
+from humanalign.cli import add_results_arg, add_verbose_arg, run_cli
 from humanalign.compare.published import load_published_scaling
 from humanalign.compare.scaling import (
     ACCURACY_EPOCHS,
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: fit, write the figure, CSVs and results rows; print a summary."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="output folder")
+    add_results_arg(parser)
     parser.add_argument("--accuracy", choices=tuple(ACCURACY_EPOCHS), default=DEFAULT_ACCURACY_EPOCH,
                         help="finetuning epoch whose accuracy is used (default: last logged epoch; best is "
                              "selected on the evaluation split); every output row names it")
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     extrap_path = args.out / "scaling_extrapolation.csv"
     extrap_df = label_accuracy_epoch(pd.DataFrame(extrap), args.accuracy)
     extrap_df.to_csv(extrap_path, index=False)
-    store = ResultsStore(args.out / "results.sqlite")
+    store = ResultsStore(args.results)
     store.append_metrics(frame.assign(checkpoint_hash=PUBLISHED_HASH))
 
     print(f"figure: {', '.join(str(p) for p in figure_paths)}")

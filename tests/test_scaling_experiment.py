@@ -19,7 +19,7 @@ def scaling_script():
 
 
 def test_acceptance_outputs_and_fitted_values(tmp_path: Path, scaling_script) -> None:
-    assert scaling_script.main(["--out", str(tmp_path)]) == 0
+    assert scaling_script.main(["--out", str(tmp_path), "--results", str(tmp_path / "results.sqlite")]) == 0
     assert (tmp_path / "scaling.pdf").read_bytes()[:4] == b"%PDF"
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
     params = pd.read_csv(tmp_path / "scaling_params.csv")
@@ -43,7 +43,7 @@ def test_acceptance_outputs_and_fitted_values(tmp_path: Path, scaling_script) ->
 
 
 def test_best_epoch_is_an_explicit_labelled_choice(tmp_path: Path, scaling_script) -> None:
-    assert scaling_script.main(["--out", str(tmp_path), "--accuracy", "best"]) == 0
+    assert scaling_script.main(["--out", str(tmp_path), "--accuracy", "best", "--results", str(tmp_path / "results.sqlite")]) == 0
     params = pd.read_csv(tmp_path / "scaling_params.csv")
     assert set(params["accuracy_epoch"]) == {"best"} and params["accuracy_epoch_note"].str.contains("optimistic").all()
     fit = load_published_scaling(role="fit")

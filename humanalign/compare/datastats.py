@@ -182,8 +182,10 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 def _normalise(encoder: Any, x: torch.Tensor) -> torch.Tensor:
     """uint8-valued float [N, 3, ..., H, W] -> normalised with the encoder's mean/std."""
     shape = (1, 3) + (1,) * (x.dim() - 2)
-    mean = torch.tensor(encoder.input_mean, dtype=torch.float32).view(shape)
-    std = torch.tensor(encoder.input_std, dtype=torch.float32).view(shape)
+    param = next(iter(encoder.parameters()), None)
+    x = x.to(param.device) if param is not None else x  # the encoder's device (--device on the CLI)
+    mean = torch.tensor(encoder.input_mean, dtype=torch.float32, device=x.device).view(shape)
+    std = torch.tensor(encoder.input_std, dtype=torch.float32, device=x.device).view(shape)
     return (x / 255.0 - mean) / std
 
 

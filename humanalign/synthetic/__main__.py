@@ -19,6 +19,7 @@ import torch
 
 from humanalign.cli import add_verbose_arg, run_cli
 from humanalign.config import apply_overrides, config_hash
+from humanalign.paths import default_results_path
 from humanalign.synthetic.config import STAGE_NAMES, VARIANTS, GeneratorConfig, stage_config
 
 logger = logging.getLogger("humanalign.synthetic")
@@ -64,14 +65,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_stats(args: argparse.Namespace) -> int:
     from humanalign.compare.datastats import dataset_statistics, statistics_rows
+    from humanalign.device import resolve_device
     from humanalign.models import load_model
     from humanalign.synthetic.clips import render_clips
 
-    encoder = load_model(args.encoder) if args.encoder != "none" else None
+    encoder = load_model(args.encoder, device=str(resolve_device(args.device))) if args.encoder != "none" else None
     if encoder is not None:
         from humanalign.features.hashing import state_dict_hash
 
-        weights = state_dict_hash(encoder)  # the store requires a model row's checkpoint hash
+        weights = state_dict_hash(encoder)[:16]  # the store requires a model row's checkpoint hash
     else:
         weights = "none"  # data statistics only: no weights involved
     rows = []
@@ -147,11 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="registry name, run directory or .safetensors file; 'none' skips feature statistics")
     p.add_argument("--reference", default=None,
                    help="folder of videos or images to compare with (default: the previous stage)")
-    p.add_argument("--store", default="results/humanalign.sqlite", help="results store ('none' to skip)")
+    p.add_argument("--store", default=str(default_results_path()), help="results store ('none' to skip)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N")
     p.set_defaults(func=_cmd_stats)
 
     p = sub.add_parser("plot", help="plot stored statistics across the progression")
-    p.add_argument("--store", default="results/humanalign.sqlite")
+    p.add_argument("--store", default=str(default_results_path()))
     p.add_argument("--out", default="figures/synthetic_datastats", help="output path without suffix")
     p.set_defaults(func=_cmd_plot)
     for command in sub.choices.values():
