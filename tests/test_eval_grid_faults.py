@@ -105,6 +105,8 @@ def _victim(db: str, root: str, cache: str, stage: str, k: int) -> None:
             return n
 
         def _append(self, *, trials=None, metrics=None):
+            if not stage and trials is not None:
+                time.sleep(0.3)  # a slower cell, so the grid cannot finish before the outside kill lands
             out = append(self, trials=trials, metrics=metrics)
             if trials is not None:
                 if stage == "committed" and cells_seen["n"] == k:
@@ -169,7 +171,7 @@ def test_a_grid_killed_at_random_points_keeps_whole_cells_and_a_rerun_computes_o
                 assert proc.is_alive(), f"the grid ended (exit {proc.exitcode}) before it was killed"
                 assert time.monotonic() < deadline, "the grid made no progress"
                 time.sleep(0.02)
-            time.sleep(rng.uniform(0.0, 0.4))
+            time.sleep(rng.uniform(0.0, 0.5))  # at most 2 more cells (>= 0.3 s each); >= 3 are left
             proc.kill()
         proc.join(timeout=600)
         assert proc.exitcode == -signal.SIGKILL, (stage, k, proc.exitcode)
