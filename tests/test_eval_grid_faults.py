@@ -106,7 +106,9 @@ def _victim(db: str, root: str, cache: str, stage: str, k: int) -> None:
 
         def _append(self, *, trials=None, metrics=None):
             if not stage and trials is not None:
-                time.sleep(0.3)  # a slower cell, so the grid cannot finish before the outside kill lands
+                time.sleep(0.3)  # a slower cell, so the outside kill lands at a random point of a cell
+                while cells_seen["n"] >= k + 2:  # never more than k + 2 cells: the kill always finds it alive,
+                    time.sleep(1)  # however slowly a loaded machine schedules the parent
             out = append(self, trials=trials, metrics=metrics)
             if trials is not None:
                 if stage == "committed" and cells_seen["n"] == k:
