@@ -162,13 +162,15 @@ def _preload(data: LabelledSet, observer: Observer) -> torch.Tensor | None:
     return torch.stack([torch.round(pixels[i].clamp(0, 1) * 255).to(torch.uint8) for i in range(len(data))])
 
 
-def _settings_hash(data: LabelledSet, settings: GridSettings, protocol: dict[str, Any], amp: str) -> str:
+def _settings_hash(data: LabelledSet, settings: GridSettings, protocol: dict[str, Any], amp: str,
+                   device_type: str = "cpu") -> str:
     ids = hashlib.sha256("\n".join(data.ids).encode()).hexdigest()[:16]
     video = {"frames": settings.frames, "source_frames": settings.source_frames, "mode": settings.mode} \
         if data.is_video else ({"imagenet_c_files": True} if settings.imagenet_c_files else {})
-    # perturbation draws are seeded per batch (seed, cell, batch index), so the batch size changes the inputs
+    # perturbation draws are seeded per batch (seed, cell, batch index) from a generator on the device, so the
+    # batch size and the device type change the inputs: a grid resumed on another device is a new protocol
     return config_hash({"set": data.name, "ids": ids, "seed": settings.seed, "autocast": amp,
-                        "perturb_batch": settings.batch_size, **video, **protocol})
+                        "perturb_batch": settings.batch_size, "perturb_device": device_type, **video, **protocol})
 
 
 def score_grid(observer: Observer, data: LabelledSet, cells: Sequence[Cell], store: ResultsStore | None = None,
@@ -198,7 +200,7 @@ def score_grid(observer: Observer, data: LabelledSet, cells: Sequence[Cell], sto
     protocol: dict[str, Any] = {"protocol": "head"} if head else {
         "protocol": "readout", "readout": "logistic regression (C=1, standardised) on clean features, stratified "
         "k-fold out-of-fold predictions", **readout_protocol.as_dict()}
-    cfg = _settings_hash(data, settings, protocol, amp_name)
+    cfg = _settings_hash(data, settings, protocol, amp_name, device.type)
     wid = observer.weights_id
     result = GridResult(observer.id, wid, cfg, protocol, unreadable=list(data.skipped))
     done = store.done_conditions(observer.id, wid, settings.benchmark, data.name, cfg, "accuracy") if store else set()
