@@ -26,6 +26,8 @@ from humanalign.cli import add_device_args, add_results_arg, add_verbose_arg, ru
 from humanalign.eval.alignment import SETS, run_alignment, store_rows
 from humanalign.eval.readout16 import ReadoutProtocol
 from humanalign.io.results import ResultsStore
+from humanalign.launch import add_launcher_args
+from humanalign.launch.study import launch_script
 from humanalign.models.observers import load_observers
 from humanalign.paths import shared_data_root
 
@@ -55,6 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache (default: the features default)")
     add_device_args(p)
     add_verbose_arg(p)
+    add_launcher_args(p)  # --launcher local|slurm: run as a submitit job (docs/scaling-out.md)
     args = p.parse_args(argv)
     args.sets = [s for s in args.sets.split(",") if s]
     return args
@@ -104,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: the suite's one-line error rule around :func:`run`."""
     args = parse_args(argv)
+    if args.launcher:
+        return launch_script(args, __file__, argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     return run_cli(lambda: run(args), verbose=args.verbose)

@@ -30,6 +30,8 @@ from humanalign.eval.grid import GridSettings
 from humanalign.eval.labelled import load_labelled
 from humanalign.eval.robustness import parse_severities, parse_shard, resolve_corruptions, run_robustness
 from humanalign.io.results import ResultsStore
+from humanalign.launch import add_launcher_args
+from humanalign.launch.study import launch_script
 from humanalign.models.observers import load_observers
 
 logger = logging.getLogger("experiments.robustness")
@@ -64,6 +66,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=None, help="feature cache (default $HUMANALIGN_CACHE/features)")
     add_verbose_arg(p)
+    add_launcher_args(p)  # --launcher local|slurm: run as a submitit job (docs/scaling-out.md)
     return p.parse_args(argv)
 
 
@@ -130,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: the suite's one-line error rule around :func:`run`."""
     args = parse_args(argv)
+    if args.launcher:
+        return launch_script(args, __file__, argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     return run_cli(lambda: run(args), verbose=args.verbose)

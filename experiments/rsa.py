@@ -31,6 +31,8 @@ from humanalign.cli import add_device_args, add_results_arg, add_verbose_arg, ru
 from humanalign.compare.rsa import COMPARISONS, evaluate, metric_rows, rdm_frame, rdm_from_features
 from humanalign.config import config_hash
 from humanalign.features import extract
+from humanalign.launch import add_launcher_args
+from humanalign.launch.study import launch_script
 from humanalign.stimuli.base import load_stimulus_set
 from humanalign.stimuli.rsa92 import CATEGORY_ORDER, Rsa92References, load_references
 
@@ -63,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None, help="folder for figures and the CSV of rows")
     p.add_argument("--format", default="table", choices=("table", "csv", "json"), help="stdout format")
     add_verbose_arg(p)
+    add_launcher_args(p)  # --launcher local|slurm: run as a submitit job (docs/scaling-out.md)
     args = p.parse_args(argv)
     if not args.references_only and not args.models:
         p.error("give --models ... or --references-only")
@@ -218,6 +221,8 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: the suite's one-line error rule around the run."""
     args = parse_args(argv)
+    if args.launcher:
+        return launch_script(args, __file__, argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     for name in ("humanalign", "experiments"):
         logging.getLogger(name).setLevel(logging.INFO if args.verbose else logging.WARNING)
