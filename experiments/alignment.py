@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from humanalign.cli import add_device_args, add_results_arg, add_verbose_arg, run_cli
+from humanalign.cli import add_device_args, add_results_arg, add_verbose_arg
 from humanalign.eval.alignment import SETS, run_alignment, store_rows
 from humanalign.eval.readout16 import ReadoutProtocol
 from humanalign.io.results import ResultsStore
 from humanalign.launch import add_launcher_args
-from humanalign.launch.study import launch_script
+from humanalign.launch.study import script_main
 from humanalign.models.observers import load_observers
 from humanalign.paths import shared_data_root
 
@@ -105,14 +105,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: the suite's one-line error rule around :func:`run`."""
-    args = parse_args(argv)
-    if args.launcher:
-        return launch_script(args, __file__, argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    return run_cli(lambda: run(args), verbose=args.verbose)
-
+    """Entry point: a submitit job under ``--launcher``, else :func:`run` under the one-line error rule."""
+    return script_main(parse_args(argv), __file__, argv, run)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -25,13 +25,13 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from humanalign.cli import add_device_args, add_results_arg, add_verbose_arg, run_cli
+from humanalign.cli import add_device_args, add_results_arg, add_verbose_arg
 from humanalign.eval.grid import GridSettings
 from humanalign.eval.labelled import load_labelled
 from humanalign.eval.robustness import parse_severities, parse_shard, resolve_corruptions, run_robustness
 from humanalign.io.results import ResultsStore
 from humanalign.launch import add_launcher_args
-from humanalign.launch.study import launch_script
+from humanalign.launch.study import script_main
 from humanalign.models.observers import load_observers
 
 logger = logging.getLogger("experiments.robustness")
@@ -131,14 +131,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: the suite's one-line error rule around :func:`run`."""
-    args = parse_args(argv)
-    if args.launcher:
-        return launch_script(args, __file__, argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    return run_cli(lambda: run(args), verbose=args.verbose)
-
+    """Entry point: a submitit job under ``--launcher``, else :func:`run` under the one-line error rule."""
+    return script_main(parse_args(argv), __file__, argv, run)
 
 if __name__ == "__main__":
     raise SystemExit(main())

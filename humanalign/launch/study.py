@@ -35,7 +35,7 @@ from humanalign.launch.executors import JobNode
 from humanalign.launch.job import LaunchJob
 from humanalign.launch.resources import Resources
 
-__all__ = ["REPO", "script_job", "module_job", "pretrain_node", "robustness_nodes", "merge_node", "report_node",
+__all__ = ["REPO", "script_main", "script_job", "module_job", "pretrain_node", "robustness_nodes", "merge_node", "report_node",
            "study_graph", "describe_graph", "launch_script"]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -235,6 +235,20 @@ def describe_graph(nodes: Sequence[JobNode]) -> str:
         lines.append(f"# job {node.name}: after {', '.join(node.after) or 'nothing'}; {node.resources.summary()}")
         lines.append(f"#   runs: {shlex.join(node.job.command())}")
     return "\n".join(lines)
+
+
+def script_main(args: argparse.Namespace, script: str | Path, argv: Sequence[str] | None, body) -> int:
+    """An experiment script's entry point: under ``--launcher`` a submitit job, else ``body(args)`` in this
+    process with the log level of ``-v`` and the suite's one-line error rule."""
+    import logging
+
+    from humanalign.cli import run_cli
+
+    if getattr(args, "launcher", None):
+        return launch_script(args, script, argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    return run_cli(lambda: body(args), verbose=args.verbose)
 
 
 def launch_script(args: argparse.Namespace, script: str | Path, argv: Sequence[str] | None) -> int:
