@@ -3,6 +3,7 @@ shuffled labels, the image protocol (static clips), layer-wise lr decay, and the
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -256,8 +257,11 @@ def test_images_are_read_as_rgb_one_frame_clips(tmp_path: Path) -> None:
 
 def test_view_features_cache_hit_skips_the_encoder(encoder, sets, tmp_path, monkeypatch) -> None:
     """A second call (here given the weights hash the caller already has) reads the cache, not the model."""
-    import humanalign.eval.features as eval_features
+    import importlib
+
     from humanalign.features.hashing import state_dict_hash
+
+    extract_module = importlib.import_module("humanalign.features.extract")  # the module, not the function
 
     val = sets[1].subset([0, 1, 2])
     spec = view_spec_for(encoder, stride=2)
@@ -266,7 +270,30 @@ def test_view_features_cache_hit_skips_the_encoder(encoder, sets, tmp_path, monk
     def no_forward(*args, **kwargs):
         raise AssertionError("the encoder ran although the features were cached")
 
-    monkeypatch.setattr(eval_features, "_encode", no_forward)
+    monkeypatch.setattr(extract_module, "_run", no_forward)
     again = view_features(encoder, val, spec, cache_dir=tmp_path, progress=False,
                           checkpoint_hash=state_dict_hash(encoder))
     np.testing.assert_array_equal(again, first)
+    other_views = dataclasses.replace(spec, num_crops=3)  # other views are another key: computed, not reused
+    with pytest.raises(AssertionError, match="the encoder ran"):
+        view_features(encoder, val, other_views, cache_dir=tmp_path, progress=False)
+
+
+def test_view_features_equal_the_encoders_own_outputs_on_every_view(encoder, sets) -> None:
+    """Through features.extract, every view's pooled embedding, final-norm tokens and block tokens equal the
+    suite encoder's own ``encode`` / ``block_outputs`` on the normalised views of :func:`load_views`."""
+    val = sets[1].subset([0, 5, 17])
+    spec = dataclasses.replace(view_spec_for(encoder, stride=2), num_clips=2, num_crops=3)
+    common = dict(use_cache=False, progress=False, batch_size=2)
+    pooled = view_features(encoder, val, spec, "pooled", "mean", **common)
+    final_tokens = view_features(encoder, val, spec, "tokens", layer=-1, **common)
+    first_block = view_features(encoder, val, spec, "tokens", layer=0, **common)
+    assert pooled.shape == (3, 6, encoder.embed_dim) and final_tokens.shape == (3, 6, 2 * 4 * 4, encoder.embed_dim)
+    prefix = encoder.num_prefix_tokens
+    with torch.no_grad():
+        for n, path in enumerate(val.paths):
+            views = load_views(path, spec)  # [6, 3, T, S, S]
+            np.testing.assert_allclose(pooled[n], encoder.encode(views, pool="mean").numpy(), atol=1e-5)
+            normed, raw = encoder.block_outputs(views, layers=[-1], norm=True)[0], encoder.block_outputs(views, [0])[0]
+            np.testing.assert_allclose(final_tokens[n], normed[:, prefix:].numpy(), atol=1e-5)
+            np.testing.assert_allclose(first_block[n], raw[:, prefix:].numpy(), atol=1e-5)

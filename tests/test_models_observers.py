@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -26,6 +27,7 @@ from humanalign.models.observers import (
     parse_specs,
     pool_output,
 )
+from humanalign.models.observers.layers import unflatten_tokens
 from humanalign.models.observers.weights import read_state_dict
 
 # A small CNN with a classifier, as a user would write it in a file (importable by py:, module: and hub:).
@@ -355,6 +357,25 @@ def test_project_pooling_bounds_width_and_is_deterministic(cnn_file: Path, x32: 
     torch.testing.assert_close(sketched, a["block0"], rtol=0, atol=1e-5)
     other_seed = pool_output(raw.reshape(2, 8, 32, 32), "project", project_dim=256, seed=1)
     assert not torch.allclose(other_seed, sketched)
+
+
+def test_flattened_tokens_unflatten_to_the_observers_token_sequences(cnn_file: Path, x32: torch.Tensor) -> None:
+    """``unflatten_tokens`` with ``token_layout`` inverts the "tokens" pooling: a CNN map comes back as
+    ``Observer.tokens`` gives it (positions x channels), and so do a ViT's patch tokens."""
+    obs = load_observer(f"py:{cnn_file}:build")
+    with torch.no_grad():
+        flat = obs.features(x32, ["block2"], pooling="tokens")["block2"].numpy()
+        expected = obs.tokens(x32, "block2").numpy()  # [2, 64, 32]
+    assert obs.token_layout("block2", size=32) == (32, 8, 8)
+    assert obs.token_layout("block2") == (32, 56, 56)  # the contract's 224 px
+    np.testing.assert_array_equal(unflatten_tokens(flat, obs.token_layout("block2", size=32)), expected)
+    tokens = torch.randn(2, 5, 4)
+    assert unflatten_tokens(pool_output(tokens, "tokens", prefix_tokens=1).numpy(), (4, 4)).tolist() == \
+        tokens[:, 1:].tolist()
+    two_frames = np.concatenate([flat, flat], axis=1)  # an image model's per-frame rows of one clip
+    assert unflatten_tokens(two_frames, (32, 8, 8)).shape == (2, 128, 32)
+    with pytest.raises(LayerError, match="not a multiple"):
+        unflatten_tokens(flat[:, :-1], (32, 8, 8))
 
 
 def test_token_pooling_rules() -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "CropBox",
     "sample_crop_box",
     "center_crop_box",
+    "crop_resize",
     "to_float_clip",
     "normalize",
     "ClipTransform",
@@ -98,8 +99,27 @@ def center_crop_box(height: int, width: int) -> CropBox:
     return CropBox((height - side) // 2, (width - side) // 2, side, side)
 
 
+def crop_resize(frames: np.ndarray | torch.Tensor, box: CropBox, size: int) -> torch.Tensor:
+    """Crop and resize (bilinear, antialiased) uint8 frames, staying uint8.
+
+    Args:
+        frames: uint8 ``[T, H, W, 3]``.
+        box: Crop box in pixels of ``frames``.
+        size: Output side length.
+
+    Returns:
+        uint8 ``[T, size, size, 3]``.
+    """
+    clip = torch.as_tensor(frames)
+    if clip.ndim != 4 or clip.shape[-1] != 3 or clip.dtype != torch.uint8:
+        raise ValueError(f"expected uint8 frames [T, H, W, 3], got {tuple(clip.shape)} {clip.dtype}")
+    clip = TF.resized_crop(clip.permute(0, 3, 1, 2), box.top, box.left, box.height, box.width, [size, size],
+                           antialias=True)  # [T, 3, size, size]
+    return clip.permute(0, 2, 3, 1)
+
+
 def to_float_clip(frames: np.ndarray | torch.Tensor, box: CropBox, size: int, flip: bool) -> torch.Tensor:
-    """Crop, resize (bilinear, antialiased), optionally flip, and scale to [0, 1].
+    """Crop, resize (bilinear, antialiased; see :func:`crop_resize`), optionally flip, and scale to [0, 1].
 
     Args:
         frames: uint8 ``[T, H, W, 3]``.
@@ -110,14 +130,10 @@ def to_float_clip(frames: np.ndarray | torch.Tensor, box: CropBox, size: int, fl
     Returns:
         float32 ``[3, T, size, size]`` in [0, 1].
     """
-    clip = torch.as_tensor(frames)
-    if clip.ndim != 4 or clip.shape[-1] != 3 or clip.dtype != torch.uint8:
-        raise ValueError(f"expected uint8 frames [T, H, W, 3], got {tuple(clip.shape)} {clip.dtype}")
-    clip = clip.permute(0, 3, 1, 2)  # [T, 3, H, W]
-    clip = TF.resized_crop(clip, box.top, box.left, box.height, box.width, [size, size], antialias=True)
+    clip = crop_resize(frames, box, size)  # [T, size, size, 3]
     if flip:
-        clip = clip.flip(-1)
-    return clip.permute(1, 0, 2, 3).float().div_(255.0)  # [3, T, size, size]
+        clip = clip.flip(-2)
+    return clip.permute(3, 0, 1, 2).float().div_(255.0)  # [3, T, size, size]
 
 
 def normalize(clip: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:

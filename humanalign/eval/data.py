@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from humanalign.data.transforms import CropBox, normalize, to_float_clip
+from humanalign.data.transforms import CropBox, crop_resize, normalize
 from humanalign.eval.labelled import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -30,10 +30,9 @@ from humanalign.io.video import clip_indices, clip_span, probe, read_frames
 from humanalign.models.vit import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS", "LabelledSet", "load_labelled", "readable", "ViewSpec",
-           "load_views", "read_image"]
+           "load_views", "view_frames", "read_image"]
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,9 @@ def read_image(path: Path) -> np.ndarray:
         return np.array(img.convert("RGB"))[None]
 
 
-def load_views(path: Path, spec: ViewSpec) -> torch.Tensor:
-    """All views of one item: ``[V, 3, T, S, S]`` for a video, ``[V, 3, S, S]`` for an image.
+def view_frames(path: Path, spec: ViewSpec) -> list[torch.Tensor]:
+    """All views of one item as model-sized uint8 pixels, clips first then crops: ``[T, S, S, 3]`` per view
+    of a video, ``[S, S, 3]`` per view of an image (not normalised).
 
     Raises:
         humanalign.io.video.VideoReadError / OSError: the file cannot be read (named in the message).
@@ -111,6 +111,19 @@ def load_views(path: Path, spec: ViewSpec) -> torch.Tensor:
     views = []
     for frames in clips:
         for box in _crop_boxes(frames.shape[1], frames.shape[2], spec.num_crops):
-            clip = normalize(to_float_clip(frames, box, spec.img_size, flip=False), spec.mean, spec.std)
-            views.append(clip[:, 0] if is_image else clip)  # [3, S, S] or [3, T, S, S]
+            view = crop_resize(frames, box, spec.img_size)  # [T, S, S, 3]
+            views.append(view[0] if is_image else view)
+    return views
+
+
+def load_views(path: Path, spec: ViewSpec) -> torch.Tensor:
+    """All views of one item, normalised: ``[V, 3, T, S, S]`` for a video, ``[V, 3, S, S]`` for an image.
+
+    Raises:
+        humanalign.io.video.VideoReadError / OSError: the file cannot be read (named in the message).
+    """
+    views = []
+    for view in view_frames(path, spec):
+        chw = view.permute(2, 0, 1) if view.ndim == 3 else view.permute(3, 0, 1, 2)  # [3, (T,) S, S]
+        views.append(normalize(chw.float().div_(255.0), spec.mean, spec.std))
     return torch.stack(views)

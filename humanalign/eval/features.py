@@ -1,57 +1,49 @@
-"""Frozen features of a labelled set, one row per item and view, cached by content hash.
+"""Frozen features of every view of a labelled set, through the one feature path (:func:`features.extract`).
 
-``view_features(model, items, spec)`` runs every view of every item (see :mod:`humanalign.eval.data`)
-through the encoder and returns either pooled vectors ``[N, V, D]`` (``model.encode``) or the tokens of a
-block ``[N, V, L, D]`` (``model.block_outputs(..., norm=True)``, for the attentive probe). Results
-are cached with :class:`humanalign.features.FeatureCache` under a hash of the weights, the files' bytes,
-the view settings and the feature kind, so a re-run or a second probe on the same features is free.
+``view_features(model, items, spec)`` cuts every item into its views (see :mod:`humanalign.eval.data`),
+presents the views to :func:`humanalign.features.extract` as a stimulus set (one stimulus per item and
+view, ids ``<file>#view<k>``), and folds the rows back to ``[N, V, ...]``:
+
+* ``"pooled"``: the observer's ``final`` embedding ``[N, V, D]`` (``pool`` = ``mean`` or ``cls``);
+* ``"tokens"``: patch tokens of one block ``[N, V, L, D]`` for the attentive probe; the last block is read
+  after the encoder's final norm where the model has one (``norm``, as in the suite's and timm's ViTs),
+  because V-JEPA's probe reads the encoder's output;
+* ``"logits"``: the model's classifier outputs ``[N, V, C]``.
+
+Caching, autocast, device and DataLoader workers are the extractor's: the cache key holds the weights
+hash, every file's content hash, the view settings, the layer and the pooling.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from humanalign.eval.data import LabelledSet, ViewSpec, load_views
-from humanalign.features.cache import FeatureCache
-from humanalign.features.hashing import file_hash, settings_hash, state_dict_hash
-from humanalign.models.observers import Observer
+from humanalign.eval.data import LabelledSet, ViewSpec, view_frames
+from humanalign.features.extract import extract
+from humanalign.features.hashing import settings_hash
+from humanalign.models.observers import Observer, as_observer
+from humanalign.models.observers.layers import unflatten_tokens
+from humanalign.stimuli.base import StimulusSet
 
-__all__ = ["view_spec_for", "view_features", "FEATURES_VERSION"]
+__all__ = ["view_spec_for", "view_features", "view_stimuli", "token_layer", "VIEW_KINDS", "FEATURES_VERSION"]
 
-logger = logging.getLogger(__name__)
+VIEW_KINDS = ("pooled", "tokens", "logits")
 
-# Bump when the computation changes, so stale cache entries are not reused.
-FEATURES_VERSION = 1
+# Bump when the views change (sampling, crops, resizing), so stale cache entries are not reused.
+FEATURES_VERSION = 2  # 2: views as stimuli of features.extract
 
 
 def view_spec_for(model: nn.Module | Observer, num_clips: int = 1, num_crops: int = 1, stride: int = 4) -> ViewSpec:
-    """Views sized and normalised for ``model`` (an observer's input contract, or a suite encoder's fields)."""
-    if isinstance(model, Observer):
-        c = model.contract
-        return ViewSpec(img_size=c.size, num_frames=c.frames if c.is_video else 1, stride=stride,
-                        num_clips=num_clips, num_crops=num_crops, mean=tuple(c.mean), std=tuple(c.std))
-    return ViewSpec(img_size=int(model.img_size), num_frames=int(getattr(model, "num_frames", 1) or 1),
-                    stride=stride, num_clips=num_clips, num_crops=num_crops,
-                    mean=tuple(model.input_mean), std=tuple(model.input_std))
-
-
-def _encode(model: nn.Module | Observer, x: torch.Tensor, kind: str, pool: str, layer: int) -> torch.Tensor:
-    if isinstance(model, Observer):
-        if kind == "pooled":
-            return model.features(x, ["final"], pool)["final"]  # [B, D]
-        return model.tokens(x, model.resolve_layers([layer])[0])  # [B, L, D]
-    if kind == "pooled":
-        return model.encode(x, pool=pool)  # [B, D]
-    tokens = model.block_outputs(x, layers=[layer], norm=True)[0]  # [B, L(+1), D]
-    return tokens[:, int(getattr(model, "num_prefix_tokens", 0)):]
+    """Views sized and normalised for ``model`` (its observer's input contract)."""
+    c = as_observer(model).contract
+    return ViewSpec(img_size=c.size, num_frames=c.frames if c.is_video else 1, stride=stride,
+                    num_clips=num_clips, num_crops=num_crops, mean=tuple(c.mean), std=tuple(c.std))
 
 
 def module_of(model: nn.Module | Observer) -> nn.Module:
@@ -59,59 +51,72 @@ def module_of(model: nn.Module | Observer) -> nn.Module:
     return model.module if isinstance(model, Observer) else model
 
 
-def view_features(model: nn.Module, items: LabelledSet, spec: ViewSpec, kind: str = "pooled",
+class _ViewLoader:
+    """``loader(row)`` of :func:`view_stimuli`: view ``row.view`` of ``row.path`` as uint8 pixels; the views
+    of the last file are kept, so a file is decoded once for all its views (rows come in file order)."""
+
+    def __init__(self, spec: ViewSpec) -> None:
+        self.spec = spec
+        self._last: tuple[str | None, list[torch.Tensor]] = (None, [])
+
+    def __call__(self, row: pd.Series) -> np.ndarray:
+        path = str(row["path"])
+        if self._last[0] != path:
+            self._last = (path, view_frames(Path(path), self.spec))
+        return self._last[1][int(row["view"])].numpy()  # [(T,) S, S, 3]
+
+
+def view_stimuli(items: LabelledSet, spec: ViewSpec) -> StimulusSet:
+    """Every view of every item as one stimulus, item-major: row ``n * V + k`` is view ``k`` of item ``n``."""
+    classes = items.classes
+    rows = [{"stimulus_id": f"{path}#view{k}", "path": str(path), "view": k, "category": classes[label]}
+            for path, label in zip(items.paths, items.labels) for k in range(spec.num_views)]
+    fingerprint = settings_hash({"views": dataclasses.asdict(spec), "version": FEATURES_VERSION})
+    return StimulusSet(f"{items.name or items.source} views", pd.DataFrame(rows), loader=_ViewLoader(spec),
+                       meta={"fingerprint": fingerprint, "source": items.source})
+
+
+def token_layer(observer: Observer, layer: int) -> str:
+    """The layer the attentive probe reads for block ``layer`` (see the module docstring)."""
+    name = observer.resolve_layers([layer])[0]
+    if name == observer.resolve_layers("blocks")[-1] and "norm" in dict(observer.module.named_children()):
+        return observer.resolve_layers(["norm"])[0]
+    return name
+
+
+def view_features(model: nn.Module | Observer, items: LabelledSet, spec: ViewSpec, kind: str = "pooled",
                   pool: str = "mean", layer: int = -1, batch_size: int = 8, cache_dir: str | Path | None = None,
-                  use_cache: bool = True, progress: bool = True, checkpoint_hash: str | None = None) -> np.ndarray:
+                  use_cache: bool = True, progress: bool = True, checkpoint_hash: str | None = None,
+                  dtype: str = "auto", workers: int = 0) -> np.ndarray:
     """Features of every view of every item.
 
     Args:
-        model: An observer (any model) or a suite encoder (``encode``, ``block_outputs``).
+        model: An observer or an in-memory model (a suite encoder, any ``nn.Module`` with a contract).
         items: The labelled files.
-        spec: View settings.
-        kind: ``"pooled"`` -> ``[N, V, D]``; ``"tokens"`` -> ``[N, V, L, D]`` (patch tokens of ``layer``).
-        pool: Pooling for ``"pooled"`` (``"mean"`` or ``"cls"``).
+        spec: View settings (views are resized to the observer's input size if ``spec.img_size`` differs).
+        kind: ``"pooled"``, ``"tokens"`` or ``"logits"`` (see the module docstring).
+        pool: Pooling of ``"pooled"`` (``"mean"`` or ``"cls"``).
         layer: Block index for ``"tokens"`` (negative counts from the end).
-        batch_size: Items per forward pass.
+        batch_size: Items per forward pass (each brings its ``V`` views).
         cache_dir: Cache root (default :func:`humanalign.features.default_cache_dir`).
         use_cache: Read/write the cache.
         progress: Show a progress bar.
-        checkpoint_hash: ``state_dict_hash(model)`` when the caller already has it (hashing large
-            weights takes seconds); computed here otherwise. Only used for the cache key.
+        checkpoint_hash: The weights hash when the caller already has it (hashing large weights takes seconds).
+        dtype: Autocast dtype (``auto``: bf16 on CUDA, fp32 on CPU).
+        workers: DataLoader workers decoding the views.
 
     Returns:
-        float32 array as above.
+        float32 ``[N, V, D]`` (pooled, logits) or ``[N, V, L, D]`` (tokens).
     """
-    if kind not in ("pooled", "tokens"):
-        raise ValueError(f"unknown feature kind {kind!r}; use 'pooled' or 'tokens'")
-    ids = [str(p) for p in items.paths]
-    cache = FeatureCache(cache_dir)
-    if use_cache:
-        key = settings_hash({
-            "weights": checkpoint_hash or state_dict_hash(module_of(model)), "files": [file_hash(p) for p in items.paths],
-            "spec": dataclasses.asdict(spec), "kind": kind, "pool": pool, "layer": layer,
-            "model_class": type(module_of(model)).__qualname__, "version": FEATURES_VERSION, "what": "eval.view_features",
-        })
-        if (hit := cache.get(key)) is not None and hit[0] == ids:
-            logger.info("eval features of %d items: cache hit %s", len(ids), key[:12])
-            return hit[1]
-    module = model.module if isinstance(model, Observer) else model
-    device = next(iter(module.parameters()), torch.empty(0)).device
-    was_training = module.training
-    module.eval()
-    chunks = []
-    try:
-        with torch.inference_mode():
-            for start in tqdm(range(0, len(items), batch_size), desc="eval features", disable=not progress):
-                views = [load_views(p, spec) for p in items.paths[start:start + batch_size]]  # each [V, ...]
-                x = torch.cat(views).to(device)  # [b*V, 3, (T,) S, S]
-                out = _encode(model, x, kind, pool, layer).float().cpu()
-                chunks.append(out.reshape(len(views), spec.num_views, *out.shape[1:]).numpy())
-    finally:
-        module.train(was_training)
-    feats = np.concatenate(chunks).astype(np.float32, copy=False)
-    if use_cache:
-        cache.put(key, ids, feats, {"source": items.source, "kind": kind, "spec": dataclasses.asdict(spec),
-                                    "model": model.id if isinstance(model, Observer) else
-                                    getattr(model, "model_name", type(model).__name__),
-                                    "time": time.time()})
-    return feats
+    if kind not in VIEW_KINDS:
+        raise ValueError(f"unknown feature kind {kind!r}; use one of {', '.join(VIEW_KINDS)}")
+    observer = as_observer(model)
+    name = {"pooled": "final", "logits": "logits"}.get(kind) or token_layer(observer, layer)
+    views = view_stimuli(items, spec)
+    feats = extract(observer, views, layers=[name], pooling="tokens" if kind == "tokens" else pool,
+                    batch_size=batch_size * spec.num_views, cache_dir=cache_dir, device=observer.device,
+                    use_cache=use_cache, crop_fraction=1.0, checkpoint_hash=checkpoint_hash,
+                    progress=progress, dtype=dtype, workers=workers)[name]  # [N * V, W]
+    if kind == "tokens":
+        feats = unflatten_tokens(feats, observer.token_layout(name))  # [N * V, L, D]
+    return feats.reshape(len(items), spec.num_views, *feats.shape[1:])

@@ -89,7 +89,7 @@ def train_attentive_probe(tokens: np.ndarray | torch.Tensor, labels: np.ndarray,
                           cfg: AttentiveProbeConfig = AttentiveProbeConfig()) -> AttentiveClassifier:
     """Train an :class:`AttentiveClassifier` on frozen tokens ``[N, L, D]`` with labels ``[N]``."""
     x = torch.as_tensor(np.asarray(tokens), dtype=torch.float32)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    y = torch.tensor(np.asarray(labels), dtype=torch.long)
     if x.ndim != 3 or x.shape[0] != y.shape[0]:
         raise ValueError(f"tokens {tuple(x.shape)} and labels {tuple(y.shape)} do not match ([N, L, D] and [N])")
     if x.shape[-1] % cfg.num_heads:

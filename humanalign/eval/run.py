@@ -24,9 +24,8 @@ import numpy as np
 import torch
 from statsmodels.stats.proportion import proportion_confint
 from torch import nn
-from tqdm.auto import tqdm
 
-from humanalign.eval.data import LabelledSet, load_views, readable
+from humanalign.eval.data import LabelledSet, readable
 from humanalign.eval.features import module_of, view_features, view_spec_for
 from humanalign.eval.finetune import FinetuneConfig, finetune, predict_finetuned
 from humanalign.eval.kshot import sample_fraction, sample_k_shot
@@ -213,14 +212,9 @@ def evaluate_head(model: nn.Module | Observer, val: LabelledSet, settings: EvalS
     labels = head_labels(val, observer.num_classes)
     spec = view_spec_for(observer, settings.num_clips, settings.num_crops, settings.stride)
     pool = (observer.info.get("released") or {}).get("pool", settings.pool)
-    device = observer.device
-    out = []
-    observer.module.eval()
-    with torch.inference_mode():
-        for path in tqdm(val.paths, desc="head test", disable=not progress):
-            views = load_views(path, spec).to(device)  # [V, 3, (T,) S, S]
-            out.append(observer.logits(views).float().softmax(-1).cpu().numpy())  # [V, C]
-    probs = average_views(np.stack(out))
+    logits = view_features(observer, val, spec, "logits", use_cache=settings.cache, progress=progress,
+                           checkpoint_hash=observer.weights_hash)  # [N, V, C]
+    probs = average_views(torch.from_numpy(logits).softmax(-1).numpy())  # [N, C]
     return EvalResult(*_scores(probs, labels), 0, len(val), probs, labels,
                       dataclasses.replace(settings, method="head", pool=pool), observer.weights_hash,
                       [(str(p), w) for p, w in skipped])

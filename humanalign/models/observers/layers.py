@@ -18,10 +18,11 @@ import fnmatch
 import re
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["find_blocks", "resolve_layers", "pool_output", "LayerError", "POOLINGS"]
+__all__ = ["find_blocks", "resolve_layers", "pool_output", "unflatten_tokens", "LayerError", "POOLINGS"]
 
 POOLINGS = ("mean", "cls", "tokens", "project")
 _HEAD_NAMES = {"fc", "head", "classifier", "heads", "fc_norm", "head_drop", "global_pool", "avgpool", "pooler"}
@@ -186,3 +187,27 @@ def pool_output(output: torch.Tensor, pooling: str, prefix_tokens: int = 0, proj
     if pooling == "project" and flat.shape[1] > project_dim:
         return _sketch(flat, project_dim, seed)  # [B, project_dim]
     return flat
+
+
+def unflatten_tokens(flat: np.ndarray, layout: tuple[int, ...]) -> np.ndarray:
+    """Rows of ``pool_output(..., "tokens")`` back to token sequences ``[B, positions, D]``.
+
+    Args:
+        flat: ``[B, W]`` flattened outputs.
+        layout: The layer's per-item shape (:meth:`Observer.token_layout`): ``(N, D)`` tokens or
+            ``(C, (T,) H, W)`` maps (whose positions become tokens of width ``C``). ``W`` may hold several
+            such groups in a row (the frames of a clip seen by an image model).
+
+    Raises:
+        LayerError: when ``W`` is not a whole number of layouts.
+    """
+    per = int(np.prod(layout))
+    b, width = flat.shape
+    if width % per:
+        raise LayerError(f"feature width {width} is not a multiple of the layer's {layout} outputs")
+    groups = flat.reshape(b, width // per, *layout)
+    if len(layout) == 2:
+        return groups.reshape(b, -1, layout[1])  # [B, groups * N, D]
+    channels = layout[0]
+    maps = groups.reshape(b, width // per, channels, -1).transpose(0, 1, 3, 2)  # [B, groups, positions, C]
+    return maps.reshape(b, -1, channels)

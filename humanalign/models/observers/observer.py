@@ -261,6 +261,28 @@ class Observer:
             return out.flatten(2).transpose(1, 2)  # [B, positions, C]
         raise LayerError(f"{self.id}: layer {layer!r} gives {tuple(out.shape)}, not tokens or a feature map")
 
+    def token_layout(self, layer: str, size: int | None = None) -> tuple[int, ...]:
+        """Per-item shape of ``layer``'s output as ``pooling="tokens"`` flattens it: ``(N, D)`` patch tokens
+        (prefix tokens dropped) or ``(C, (T,) H, W)`` feature maps; from one blank input in eval mode of the
+        contract's frames and ``size`` (default the contract's size)."""
+        c = self.contract
+        side = size or c.size
+        x = torch.zeros(1, 3, *((c.frames,) if c.is_video else ()), side, side, device=self.device)
+        caught: dict[str, torch.Tensor] = {}
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            with torch.inference_mode(), self._hooks([layer], caught):
+                self._run(self.prepare(x))
+        finally:
+            self.module.train(was_training)
+        if layer not in caught:
+            raise LayerError(f"{self.id}: layer {layer!r} ({self.module_name(layer)}) did not run in the forward")
+        out = self._channels_first(layer, caught[layer])
+        if out.ndim == 3:
+            return (out.shape[1] - self.prefix_tokens, out.shape[2])
+        return tuple(out.shape[1:])
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Classifier outputs ``[B, C]``.
 
