@@ -98,3 +98,34 @@ def test_plot_datastats_panels_and_errors():
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="no known"):
         plot_datastats(rows.assign(metric="other"))
+
+
+def test_encoded_frames_and_clips_equal_the_encoders_own_forward_on_torchvision_resized_inputs():
+    """Frames and clips go through features.extract: torchvision's shorter-side resize + centre crop, the
+    encoder's normalisation and frame resampling, then ``encode`` (mean pooling) give the same features."""
+    import torch
+    from torchvision.transforms.v2 import functional as TF
+
+    from humanalign.compare.datastats import encode_clips, encode_frames
+    from humanalign.registry import MODELS
+
+    torch.manual_seed(0)
+    encoder = MODELS.build("vit_test_video").eval()
+    size, frames_needed = encoder.img_size, encoder.num_frames
+    clips = np.random.default_rng(7).integers(0, 256, (3, 2 * frames_needed, 40, 56, 3), dtype=np.uint8)
+    mean = torch.tensor(encoder.input_mean).view(1, 3, 1, 1)
+    std = torch.tensor(encoder.input_std).view(1, 3, 1, 1)
+
+    def reference(frames: np.ndarray) -> torch.Tensor:  # [F, H, W, 3] -> [F, 3, S, S] normalised
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+        x = TF.center_crop(TF.resize(x, size, antialias=True), [size, size])
+        return (x - mean) / std
+
+    frames = clips[:, 0]
+    with torch.no_grad():
+        expected_frames = encoder.encode(reference(frames), pool="mean").numpy()
+        pick = np.linspace(0, clips.shape[1] - 1, frames_needed).round().astype(int)
+        expected_clips = torch.stack([encoder.encode(reference(c[pick]).transpose(0, 1)[None], pool="mean")[0]
+                                      for c in clips]).numpy()
+    np.testing.assert_allclose(encode_frames(encoder, frames, batch_size=2), expected_frames, atol=1e-5)
+    np.testing.assert_allclose(encode_clips(encoder, clips, batch_size=2), expected_clips, atol=1e-5)

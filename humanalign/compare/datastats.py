@@ -8,8 +8,8 @@
 * :func:`frechet_distance` - FID / FVD-style distance between Gaussians fitted to features of two
   sets, in the feature space of any encoder (frame features for FID, clip features for FVD).
 
-Frames and clips are uint8 arrays ``[N, H, W, 3]`` / ``[N, T, H, W, 3]``; features come from any
-encoder with the project's ``encode`` interface (no weights are downloaded here).
+Frames and clips are uint8 arrays ``[N, H, W, 3]`` / ``[N, T, H, W, 3]``; features come from any observer
+(a model spec, a suite encoder) through :func:`humanalign.features.extract` (no weights are downloaded here).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
-import torch
-import torch.nn.functional as F
 
 __all__ = [
     "to_gray",
@@ -179,54 +177,49 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     return frechet_from_stats(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
 
 
-def _normalise(encoder: Any, x: torch.Tensor) -> torch.Tensor:
-    """uint8-valued float [N, 3, ..., H, W] -> normalised with the encoder's mean/std."""
-    shape = (1, 3) + (1,) * (x.dim() - 2)
-    param = next(iter(encoder.parameters()), None)
-    x = x.to(param.device) if param is not None else x  # the encoder's device (--device on the CLI)
-    mean = torch.tensor(encoder.input_mean, dtype=torch.float32, device=x.device).view(shape)
-    std = torch.tensor(encoder.input_std, dtype=torch.float32, device=x.device).view(shape)
-    return (x / 255.0 - mean) / std
+def _encoded(encoder: Any, arrays: np.ndarray, batch_size: int, what: str) -> np.ndarray:
+    """Mean-pooled ``final`` features of in-memory uint8 frames or clips through :func:`features.extract`
+    (the encoder's contract resize and centre crop, fp32, not cached): ``[N, D]``."""
+    import pandas as pd
+
+    from humanalign.features.extract import extract
+    from humanalign.models.observers import as_observer
+    from humanalign.stimuli.base import StimulusSet
+
+    observer = as_observer(encoder)
+    table = pd.DataFrame({"stimulus_id": [f"{what}{i}" for i in range(len(arrays))], "index": range(len(arrays))})
+    items = StimulusSet(what, table, loader=lambda row: arrays[int(row["index"])])
+    feats = extract(observer, items, layers=["final"], pooling="mean", batch_size=batch_size, use_cache=False,
+                    device=observer.device, crop_fraction=1.0, dtype="fp32", progress=False)
+    return feats["final"]
 
 
-@torch.no_grad()
 def encode_frames(encoder: Any, frames: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Mean-pooled features of frames [N, H, W, 3] (resized to the encoder's size): [N, D]."""
-    frames = _check_frames(frames)
-    out = []
-    for start in range(0, len(frames), batch_size):
-        x = torch.from_numpy(np.ascontiguousarray(frames[start:start + batch_size])).permute(0, 3, 1, 2).float()
-        x = F.interpolate(x, size=(encoder.img_size, encoder.img_size), mode="bilinear", antialias=True,
-                          align_corners=False)
-        out.append(encoder.encode(_normalise(encoder, x), pool="mean").float().cpu())
-    return torch.cat(out).numpy()
+    """Mean-pooled features of frames [N, H, W, 3] (resized and centre-cropped to the encoder's size): [N, D].
+
+    ``encoder`` is an observer, a model spec or a suite encoder; features come from the one feature path.
+    """
+    return _encoded(encoder, _check_frames(frames), batch_size, "frame")
 
 
-@torch.no_grad()
 def encode_clips(encoder: Any, clips: np.ndarray, batch_size: int = 8) -> np.ndarray:
     """Mean-pooled features of clips [N, T, H, W, 3] with a video encoder: [N, D].
 
-    Frames are resampled uniformly to the encoder's ``num_frames`` and resized to its size.
+    Frames are resampled uniformly to the encoder's frame count and resized and centre-cropped to its size.
 
     Raises:
         ValueError: for an image encoder or clips of the wrong shape.
     """
+    from humanalign.models.observers import as_observer
+
     clips = np.asarray(clips)
     if clips.ndim != 5 or clips.shape[-1] != 3:
         raise ValueError(f"clips: expected [N, T, H, W, 3], got shape {clips.shape}")
-    if not encoder.is_video:
+    observer = as_observer(encoder)
+    if not observer.is_video:
         raise ValueError("clip (FVD-style) features need a video encoder")
-    pick = np.linspace(0, clips.shape[1] - 1, encoder.num_frames).round().astype(int)
-    out = []
-    for start in range(0, len(clips), batch_size):
-        x = torch.from_numpy(np.ascontiguousarray(clips[start:start + batch_size][:, pick])).float()
-        n, t = x.shape[:2]
-        x = x.permute(0, 1, 4, 2, 3).reshape(n * t, 3, *x.shape[2:4])
-        x = F.interpolate(x, size=(encoder.img_size, encoder.img_size), mode="bilinear", antialias=True,
-                          align_corners=False)
-        x = x.view(n, t, 3, encoder.img_size, encoder.img_size).permute(0, 2, 1, 3, 4)  # [N, 3, T, H, W]
-        out.append(encoder.encode(_normalise(encoder, x), pool="mean").float().cpu())
-    return torch.cat(out).numpy()
+    pick = np.linspace(0, clips.shape[1] - 1, observer.contract.frames).round().astype(int)
+    return _encoded(observer, clips[:, pick], batch_size, "clip")
 
 
 def _frames_of(clips: np.ndarray, per_clip: int) -> np.ndarray:
@@ -261,6 +254,9 @@ def dataset_statistics(
     if ref_frames is not None:
         stats["lab_symmetric_kl"] = lab_symmetric_kl(frames, ref_frames)
     if encoder is not None:
+        from humanalign.models.observers import as_observer
+
+        encoder = as_observer(encoder)  # once: its weights hash and layer table serve every call
         feats = encode_frames(encoder, frames)
         stats["frame_diversity"] = frame_diversity(feats)
         if ref_frames is not None:
