@@ -28,8 +28,9 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
 		|| echo "chromium not installed: the report browser test will skip"
 
+# two workers (one per core), whole files per worker so module fixtures are built once
 test: venv lint browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: venv
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

@@ -312,7 +312,7 @@ SMOKE = [
     "data.motion_val_per_class=2", "data.synthetic_sample_count=1", "data.synthetic_sample_stages=[1]",
     "compare.robustness_corruptions=[gaussian_noise]", "compare.robustness_severities=[3]",
     "compare.robustness_sets=[motion]", "compare.alignment_max_stimuli=80", "compare.alignment_bootstrap=20",
-    "compare.rsa_bootstrap=100", "compare.rsa_layers=final",
+    "compare.rsa_bootstrap=30", "compare.rsa_layers=final",
 ]
 
 

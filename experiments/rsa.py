@@ -182,18 +182,26 @@ def _figures(out: Path, table: pd.DataFrame, model_rdms: dict[str, RDMs], refs: 
     categories = refs.table.set_index("stimulus_id")["category"]
     hit = refs.hit_subjects()
     hit_mean = RDMs(hit.get_matrices().mean(axis=0)[None], pattern_descriptors=dict(hit.pattern_descriptors))
-    panels = [("human IT (mean of 4)", rdm_frame(hit_mean))]
+    panels = [("human IT\n(mean of 4)", rdm_frame(hit_mean))]
     for name, rdms in model_rdms.items():
         first = table[table["reference"] == table["reference"].iloc[0]]
         best = first[first["model"] == name].sort_values("value").iloc[-1]["layer"]
         layers = list(rdms.rdm_descriptors.get("layer", [best] * rdms.n_rdm))  # one layer: no descriptor
-        panels.append((f"{name} ({best})", rdm_frame(rdms, layers.index(best))))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.0), squeeze=False)
-    for i, (ax, (title, frame)) in enumerate(zip(axes[0], panels)):
-        plot_rdm(frame, categories, ax, category_order=CATEGORY_ORDER, title=title,
-                 colorbar=i == len(panels) - 1)
-        if i:
+        panels.append((f"{name}\n({best})", rdm_frame(rdms, layers.index(best))))
+    cols = min(3, len(panels))  # rows of three keep the figure within a two-column page (7.2 in)
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols + 0.5, 2.6 * rows + 0.6), squeeze=False)
+    for i, (ax, (title, frame)) in enumerate(zip(axes.flat, panels)):
+        plot_rdm(frame, categories, ax, category_order=CATEGORY_ORDER, title=title, colorbar=False)
+        ax.title.set_fontsize(8)
+        if i % cols:
             ax.set_yticklabels([])
+        if i < (rows - 1) * cols:  # category names on the bottom row only
+            ax.set_xticklabels([])
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.colorbar(axes.flat[0].images[0], ax=list(axes.flat), fraction=0.03, pad=0.02,
+                 label="dissimilarity (percentile)")
     save_figure(fig, out / "rsa_rdms")
     plt.close(fig)
     for condition, rows in table.groupby("reference", sort=False):

@@ -61,4 +61,6 @@ def _few_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep torch deterministic and light on the 2-core CI machine."""
     import torch
 
-    torch.set_num_threads(int(os.environ.get("HUMANALIGN_TEST_THREADS", "2")))
+    # two pytest-xdist workers share the 2 cores: one torch thread each (oversubscribed OpenMP threads spin)
+    default = "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2"
+    torch.set_num_threads(int(os.environ.get("HUMANALIGN_TEST_THREADS", default)))

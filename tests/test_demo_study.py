@@ -93,6 +93,7 @@ def _section(markdown: str, title: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # many subprocesses; generous for a loaded 2-core machine
 def test_demo_smoke_end_to_end(tmp_path: Path) -> None:
     """The demo at its smallest size; with ../shared/data every section has finite numbers, without it
     the human-data steps say they are skipped and the rest still runs."""

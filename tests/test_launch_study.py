@@ -33,6 +33,7 @@ def _robustness_main():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # many subprocesses; generous for a loaded 2-core machine
 def test_study_graph_local_jobs_merge_to_the_one_process_rows(tmp_path: Path) -> None:
     from humanalign.io.results import ResultsStore
 

@@ -62,6 +62,7 @@ def test_tensorboard_and_offline_wandb_get_every_record(tmp_path: Path, monkeypa
     for (_, data), record in zip(logged, records):
         assert data["loss"] == record["loss"] and data["lr"] == record["lr"]
         assert {"clips_per_s", "max_mem_gb", "grad_norm"} <= set(data)
+    wandb.teardown()  # the W&B service writes the file asynchronously: wait for it to flush and exit (as at exit)
     offline = list((run / "wandb").glob("offline-run-*/run-*.wandb"))  # written to disk, for `wandb sync`
     assert len(offline) == 1
     blob = offline[0].read_bytes()
