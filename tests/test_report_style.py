@@ -8,13 +8,22 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from humanalign.report.style import HUMAN_COLOR, PALETTE, apply_style, model_color, model_marker, save_figure
+from humanalign.report.style import (
+    HUMAN_COLOR,
+    PALETTE,
+    apply_style,
+    model_color,
+    model_marker,
+    reserved_colors,
+    save_figure,
+)
 
 
 def test_model_colors_are_stable_across_processes_and_orders() -> None:
     names = ["vit_b16_video", "vit_b16_image", "hvm1", "resnet50"]
-    here = [model_color(n) for n in names]
-    assert [model_color(n) for n in reversed(names)] == here[::-1]
+    with reserved_colors([]):  # a clean assignment, as in a fresh process (other tests in this worker drew colours)
+        here = [model_color(n) for n in names]
+        assert [model_color(n) for n in reversed(names)] == here[::-1]
     code = "from humanalign.report.style import model_color; print(model_color('vit_b16_video'))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert other == here[0]  # not dependent on PYTHONHASHSEED or plotting order
