@@ -117,7 +117,7 @@ def make_figure(rows: pd.DataFrame, out: Path) -> list[Path]:
     """Two panels (SSv2, Kinetics-700): trend lines with bands, held-out HVM-1 points as stars."""
     apply_style()
     datasets = sorted(rows["dataset"].unique(), reverse=True)  # ssv2, kinetics700
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 4.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(3.55 * len(datasets), 3.2), squeeze=False)
     titles = {"ssv2": "Something-Something V2 (few-shot)", "kinetics700": "Kinetics-700 (few-shot)"}
     for ax, dataset in zip(axes[0], datasets, strict=True):
         sub = rows[(rows["dataset"] == dataset) & rows["hours"].notna()]
@@ -125,7 +125,12 @@ def make_figure(rows: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_title(titles.get(dataset, dataset))
         ax.set_xlabel("pretraining video (hours)")
         ax.set_ylabel("top-1 accuracy (%)")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0]:  # the panels share their entries: one legend under both
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.tight_layout(rect=(0, 0.15, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
     paths = save_figure(fig, out / "scaling")
     plt.close(fig)
     return paths

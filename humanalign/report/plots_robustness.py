@@ -64,10 +64,18 @@ def plot_family_curves(df: pd.DataFrame) -> Figure:
     require_columns(df, ("family", "model", "severity", "value"), "plot_family_curves")
     apply_style()
     families = sorted(df["family"].unique())
-    fig, axes = plt.subplots(1, len(families), figsize=(3.0 * len(families), 2.8), sharey=True, squeeze=False)
-    for ax, family in zip(axes[0], families):
+    cols = min(3, len(families))  # rows of three stay within a two-column page (7.2 in)
+    rows = -(-len(families) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.35 * cols, 2.4 * rows), sharey=True, squeeze=False)
+    for ax, family in zip(axes.flat, families):
         plot_accuracy_vs_severity(df[df["family"] == family], ax=ax, title=str(family))
-    axes[0][-1].legend(loc="lower left", fontsize=8)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(families):
+            ax.set_visible(False)
+        elif i % cols:
+            ax.set_ylabel("")
+    axes.flat[len(families) - 1].legend(loc="lower left", fontsize=7)
+    fig.tight_layout()
     return fig
 
 
