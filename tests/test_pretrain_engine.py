@@ -224,6 +224,7 @@ def test_package_level_load_model_names_address_and_folders(tmp_path: Path, monk
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # inductor compiles C++ on the CPU: minutes on a loaded machine
 def test_compiled_blocks_match_eager_and_keep_checkpoint_keys(video_dir: Path, tmp_path: Path) -> None:
     extra = ["steps=2", "ckpt_every=2"]
     _trainer(video_dir, tmp_path / "eager", extra=extra).fit()
