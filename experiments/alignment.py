@@ -108,5 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: a submitit job under ``--launcher``, else :func:`run` under the one-line error rule."""
     return script_main(parse_args(argv), __file__, argv, run)
 
+
 if __name__ == "__main__":
     raise SystemExit(main())

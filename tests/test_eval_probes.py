@@ -297,3 +297,12 @@ def test_view_features_equal_the_encoders_own_outputs_on_every_view(encoder, set
             normed, raw = encoder.block_outputs(views, layers=[-1], norm=True)[0], encoder.block_outputs(views, [0])[0]
             np.testing.assert_allclose(final_tokens[n], normed[:, prefix:].numpy(), atol=1e-5)
             np.testing.assert_allclose(first_block[n], raw[:, prefix:].numpy(), atol=1e-5)
+
+
+def test_view_features_refuse_an_unknown_kind_and_a_normalisation_the_contract_would_ignore(encoder, sets) -> None:
+    val = sets[1].subset([0])
+    spec = view_spec_for(encoder, stride=2)
+    with pytest.raises(ValueError, match="unknown feature kind 'maps'"):
+        view_features(encoder, val, spec, "maps", use_cache=False, progress=False)
+    with pytest.raises(ValueError, match="normalised by .* input contract"):
+        view_features(encoder, val, dataclasses.replace(spec, mean=(0.0, 0.0, 0.0)), use_cache=False, progress=False)

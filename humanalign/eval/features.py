@@ -46,11 +46,6 @@ def view_spec_for(model: nn.Module | Observer, num_clips: int = 1, num_crops: in
                     num_clips=num_clips, num_crops=num_crops, mean=tuple(c.mean), std=tuple(c.std))
 
 
-def module_of(model: nn.Module | Observer) -> nn.Module:
-    """The network of an observer, or the module itself."""
-    return model.module if isinstance(model, Observer) else model
-
-
 class _ViewLoader:
     """``loader(row)`` of :func:`view_stimuli`: view ``row.view`` of ``row.path`` as uint8 pixels; the views
     of the last file are kept, so a file is decoded once for all its views (rows come in file order)."""
@@ -93,7 +88,8 @@ def view_features(model: nn.Module | Observer, items: LabelledSet, spec: ViewSpe
     Args:
         model: An observer or an in-memory model (a suite encoder, any ``nn.Module`` with a contract).
         items: The labelled files.
-        spec: View settings (views are resized to the observer's input size if ``spec.img_size`` differs).
+        spec: View settings (views are resized to the observer's input size if ``spec.img_size`` differs;
+            ``spec.mean``/``spec.std`` must be the contract's, which normalises them).
         kind: ``"pooled"``, ``"tokens"`` or ``"logits"`` (see the module docstring).
         pool: Pooling of ``"pooled"`` (``"mean"`` or ``"cls"``).
         layer: Block index for ``"tokens"`` (negative counts from the end).
@@ -111,6 +107,11 @@ def view_features(model: nn.Module | Observer, items: LabelledSet, spec: ViewSpe
     if kind not in VIEW_KINDS:
         raise ValueError(f"unknown feature kind {kind!r}; use one of {', '.join(VIEW_KINDS)}")
     observer = as_observer(model)
+    contract = observer.contract
+    if (tuple(spec.mean), tuple(spec.std)) != (tuple(contract.mean), tuple(contract.std)):
+        raise ValueError(f"views are normalised by {observer.id}'s input contract (mean {tuple(contract.mean)}, "
+                         f"std {tuple(contract.std)}), not the spec's {spec.mean} / {spec.std}: override the "
+                         "contract in the model spec (|mean=..,std=..) instead")
     name = {"pooled": "final", "logits": "logits"}.get(kind) or token_layer(observer, layer)
     views = view_stimuli(items, spec)
     feats = extract(observer, views, layers=[name], pooling="tokens" if kind == "tokens" else pool,

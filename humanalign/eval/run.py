@@ -26,7 +26,7 @@ from statsmodels.stats.proportion import proportion_confint
 from torch import nn
 
 from humanalign.eval.data import LabelledSet, readable
-from humanalign.eval.features import module_of, view_features, view_spec_for
+from humanalign.eval.features import view_features, view_spec_for
 from humanalign.eval.finetune import FinetuneConfig, finetune, predict_finetuned
 from humanalign.eval.kshot import sample_fraction, sample_k_shot
 from humanalign.eval.metrics import average_views, topk_accuracy
@@ -37,8 +37,8 @@ from humanalign.eval.probes import (
     predict_linear,
     train_attentive_probe,
 )
-from humanalign.features.hashing import settings_hash, state_dict_hash
-from humanalign.models.observers import Observer
+from humanalign.features.hashing import settings_hash
+from humanalign.models.observers import Observer, as_observer
 
 __all__ = ["EvalSettings", "EvalResult", "evaluate", "evaluate_head", "head_labels", "result_rows", "METHODS"]
 
@@ -137,7 +137,8 @@ def evaluate(model: nn.Module, train: LabelledSet, val: LabelledSet, settings: E
     val, skipped_val = readable(val.with_classes(train.classes))
     chosen = train.subset(_train_indices(train, settings))
     num_classes = len(train.classes)
-    ckpt = model.weights_hash if isinstance(model, Observer) else state_dict_hash(model)
+    model = as_observer(model)  # once: its weights hash and token layouts serve every feature call
+    ckpt = model.weights_hash
     test_spec = view_spec_for(model, settings.num_clips, settings.num_crops, settings.stride)
     train_spec = dataclasses.replace(test_spec, num_clips=1, num_crops=1)
     logger.info("%s evaluation: %d training items (%s), %d validation items, %d classes", settings.method,
@@ -154,10 +155,10 @@ def evaluate(model: nn.Module, train: LabelledSet, val: LabelledSet, settings: E
         head = train_attentive_probe(t_train, chosen.labels, num_classes, settings.attentive)
         probs = predict_attentive(head, t_val)
     else:
-        encoder = module_of(model)
+        encoder = model.module
         if not (hasattr(encoder, "encode") and hasattr(encoder, "blocks")):
             raise ValueError(f"few-shot fine-tuning needs one of the suite's ViT encoders; "
-                             f"{getattr(model, 'id', type(encoder).__name__)} is not one (use linear or attentive)")
+                             f"{model.id} is not one (use linear or attentive)")
         classifier = finetune(copy.deepcopy(encoder), chosen, train_spec,
                               dataclasses.replace(settings.finetune, seed=settings.seed, pool=settings.pool),
                               progress=progress)
@@ -202,8 +203,6 @@ def evaluate_head(model: nn.Module | Observer, val: LabelledSet, settings: EvalS
     Raises:
         ValueError: if the model has no classifier or the classes cannot be matched (see :func:`head_labels`).
     """
-    from humanalign.models.observers import as_observer
-
     observer = as_observer(model)
     if observer.num_classes is None:
         raise ValueError(f"{observer.id} has no classifier head (use a fine-tuned or probe entry, or the "

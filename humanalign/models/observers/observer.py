@@ -100,6 +100,7 @@ class Observer:
             (kind.startswith("torchvision.models") and kind.endswith("swin_transformer"))
         self._weights_hash: str | None = None
         self._modules = dict(module.named_modules())
+        self._layouts: dict[tuple[str, int], tuple[int, ...]] = {}  # token_layout's shapes
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -245,43 +246,44 @@ class Observer:
                                     project_dim, seed)
         return {n: out[n] for n in layers}
 
-    def tokens(self, x: torch.Tensor, layer: str) -> torch.Tensor:
-        """The raw output of one layer without pooling: ``[B, N, D]`` patch tokens (prefix tokens dropped),
-        or a feature map ``[B, C, (T,) H, W]`` as ``[B, positions, C]``; for attentive probes."""
-        x = self.prepare(x)
+    def _layer_output(self, x: torch.Tensor, layer: str) -> torch.Tensor:
+        """One layer's output for batch ``x``, channels first: ``[B, N, D]`` tokens or ``[B, C, (T,) H, W]``."""
         caught: dict[str, torch.Tensor] = {}
         with self._hooks([layer], caught):
-            self._run(x)
+            self._run(self.prepare(x))
         if layer not in caught:
             raise LayerError(f"{self.id}: layer {layer!r} ({self.module_name(layer)}) did not run in the forward")
         out = self._channels_first(layer, caught[layer])
+        if out.ndim not in (3, 4, 5):
+            raise LayerError(f"{self.id}: layer {layer!r} gives {tuple(out.shape)}, not tokens or a feature map")
+        return out
+
+    def tokens(self, x: torch.Tensor, layer: str) -> torch.Tensor:
+        """The raw output of one layer without pooling: ``[B, N, D]`` patch tokens (prefix tokens dropped),
+        or a feature map ``[B, C, (T,) H, W]`` as ``[B, positions, C]``; for attentive probes."""
+        out = self._layer_output(x, layer)
         if out.ndim == 3:
             return out[:, self.prefix_tokens:]
-        if out.ndim in (4, 5):
-            return out.flatten(2).transpose(1, 2)  # [B, positions, C]
-        raise LayerError(f"{self.id}: layer {layer!r} gives {tuple(out.shape)}, not tokens or a feature map")
+        return out.flatten(2).transpose(1, 2)  # [B, positions, C]
 
     def token_layout(self, layer: str, size: int | None = None) -> tuple[int, ...]:
         """Per-item shape of ``layer``'s output as ``pooling="tokens"`` flattens it: ``(N, D)`` patch tokens
         (prefix tokens dropped) or ``(C, (T,) H, W)`` feature maps; from one blank input in eval mode of the
-        contract's frames and ``size`` (default the contract's size)."""
+        contract's frames and ``size`` (default the contract's size), computed once per (layer, size)."""
         c = self.contract
         side = size or c.size
-        x = torch.zeros(1, 3, *((c.frames,) if c.is_video else ()), side, side, device=self.device)
-        caught: dict[str, torch.Tensor] = {}
-        was_training = self.module.training
-        self.module.eval()
-        try:
-            with torch.inference_mode(), self._hooks([layer], caught):
-                self._run(self.prepare(x))
-        finally:
-            self.module.train(was_training)
-        if layer not in caught:
-            raise LayerError(f"{self.id}: layer {layer!r} ({self.module_name(layer)}) did not run in the forward")
-        out = self._channels_first(layer, caught[layer])
-        if out.ndim == 3:
-            return (out.shape[1] - self.prefix_tokens, out.shape[2])
-        return tuple(out.shape[1:])
+        if (layer, side) not in self._layouts:
+            x = torch.zeros(1, 3, *((c.frames,) if c.is_video else ()), side, side, device=self.device)
+            was_training = self.module.training
+            self.module.eval()
+            try:
+                with torch.inference_mode():
+                    out = self._layer_output(x, layer)
+            finally:
+                self.module.train(was_training)
+            self._layouts[(layer, side)] = ((out.shape[1] - self.prefix_tokens, out.shape[2]) if out.ndim == 3
+                                            else tuple(out.shape[1:]))
+        return self._layouts[(layer, side)]
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Classifier outputs ``[B, C]``.
