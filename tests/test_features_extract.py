@@ -217,12 +217,17 @@ def test_featureset_alignment_errors() -> None:
 
 def test_given_checkpoint_hash_is_used_and_not_recomputed(image_set: StimulusSet, video_model, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    extract_module = importlib.import_module("humanalign.features.extract")  # the module, not the function
+    import humanalign.features.hashing as hashing
+    from humanalign.models.observers import as_observer
 
     digest = state_dict_hash(video_model)
-    monkeypatch.setattr(extract_module, "state_dict_hash", lambda m: pytest.fail("weights hashed again"))
+    monkeypatch.setattr(hashing, "state_dict_hash", lambda m: pytest.fail("weights hashed again"))
     feats = extract(video_model, image_set, layers="final", cache_dir=tmp_path / "c", progress=False,
                     checkpoint_hash=digest)
     assert feats.checkpoint_hash == digest
+    calls = []  # without a given hash: the observer's memoised hash, computed once however often it extracts
+    monkeypatch.setattr(hashing, "state_dict_hash", lambda m: calls.append(m) or digest)
+    observer = as_observer(video_model)
+    for _ in range(2):
+        assert extract(observer, image_set, layers="final", use_cache=False, progress=False).checkpoint_hash == digest
+    assert len(calls) == 1

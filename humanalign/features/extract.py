@@ -43,7 +43,7 @@ from humanalign.device import autocast, resolve_device, resolve_dtype
 from humanalign.features.batches import pixel_batches
 from humanalign.features.cache import FeatureCache
 from humanalign.features.featureset import FeatureSet
-from humanalign.features.hashing import settings_hash, state_dict_hash, stimulus_fingerprint
+from humanalign.features.hashing import settings_hash, stimulus_fingerprint
 from humanalign.models.observers import Observer, as_observer
 from humanalign.models.observers.layers import POOLINGS
 from humanalign.stimuli.base import StimulusSet
@@ -131,7 +131,7 @@ def extract(
     amp = resolve_dtype(dtype, dev)
     prep = observer.contract.preprocessing(crop_fraction)
     ids = stimuli.ids
-    ckpt = checkpoint_hash or state_dict_hash(observer.module)
+    ckpt = checkpoint_hash or observer.weights_hash  # memoised on the observer: hashed once per model
     provenance: dict[str, Any] = {
         "model": observer.id,
         "model_class": f"{type(observer.module).__module__}.{type(observer.module).__qualname__}",
